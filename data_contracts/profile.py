@@ -1,0 +1,177 @@
+"""Per-example profile tables: one row per example, so one GE suite fits any kind.
+
+Columns: the label (when known), `shape` ("8x8x1"), `min`, `max`, `mean`
+(NaN-ignoring; NaN when every value is NaN) and `nan_count`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+SHAPE = "shape"
+MIN = "min"
+MAX = "max"
+MEAN = "mean"
+NAN_COUNT = "nan_count"
+PROFILE_COLUMNS = (SHAPE, MIN, MAX, MEAN, NAN_COUNT)
+
+
+def profile_arrays(
+    x: np.ndarray | Sequence[np.ndarray],
+    y: np.ndarray | Sequence | None,
+    label: str = "label",
+) -> pd.DataFrame:
+    """Profile an array of examples (axis 0) into one row per example.
+
+    Vectorised over the whole array. Examples of different shapes (a list of
+    arrays, e.g. sequences of varying length) are profiled one by one, so a
+    shape expectation can report them. Values that are not numbers count as
+    NaN, so the no-NaN expectation fails with a readable message.
+
+    Args:
+        x: examples, e.g. shape (N, 8, 8, 1), or a list of N arrays.
+        y: N labels, or None to leave the label column out.
+        label: name of the label column.
+
+    Returns:
+        A DataFrame with N rows: label (if y is given), shape, min, max, mean,
+        nan_count.
+
+    Raises:
+        ValueError: y does not have one label per example.
+    """
+    regular = _as_regular_array(x)
+    if regular is not None:
+        shape = _shape_text(regular.shape[1:])
+        width = int(np.prod(regular.shape[1:]))  # not -1: N may be 0
+        values = _as_float(regular.reshape(len(regular), width))
+        profile = _profile_rows(values, [shape] * len(regular))
+    else:
+        profile = _profile_ragged([np.asarray(example) for example in x])
+    return _with_label(profile, y, label)
+
+
+def profile_pixel_table(
+    frame: pd.DataFrame, label: str, example_shape: list[int]
+) -> pd.DataFrame:
+    """Profile a table of images given as pixel columns (one row per image).
+
+    Tolerant on purpose, so the contract reports problems instead of this
+    function raising: a missing label column is left out of the profile,
+    cells that are not numbers count as NaN, and a wrong number of pixel
+    columns gives the shape "<n> values".
+
+    Args:
+        frame: the label column (optional) and the pixel columns.
+        label: name of the label column.
+        example_shape: the image shape the pixel columns should form, e.g. [8, 8, 1].
+
+    Returns:
+        A DataFrame with the same index and columns as `profile_arrays`.
+    """
+    pixels = frame.drop(columns=[label], errors="ignore")
+    numeric = pixels.apply(
+        lambda column: (
+            column
+            if pd.api.types.is_numeric_dtype(column)
+            else pd.to_numeric(column, errors="coerce")
+        )
+    )
+    values = numeric.to_numpy(dtype=float, na_value=np.nan)
+    width = values.shape[1]
+    expected_width = int(np.prod(example_shape))
+    shape = _shape_text(example_shape) if width == expected_width else f"{width} values"
+    profile = _profile_rows(values, [shape] * len(frame))
+    profile.index = frame.index
+    y = frame[label] if label in frame.columns else None
+    return _with_label(profile, y, label)
+
+
+def _as_regular_array(x: np.ndarray | Sequence[np.ndarray]) -> np.ndarray | None:
+    """x as one ndarray with axis 0 over examples, or None when shapes differ."""
+    if isinstance(x, np.ndarray) and x.dtype != object:
+        return x
+    try:
+        array = np.asarray(x)
+    except ValueError:  # numpy refuses ragged nested lists
+        return None
+    if (
+        array.dtype == object
+        and array.ndim == 1
+        and any(
+            isinstance(item, np.ndarray | Sequence) and not isinstance(item, str)
+            for item in array
+        )
+    ):
+        return None
+    return array
+
+
+def _profile_ragged(examples: list[np.ndarray]) -> pd.DataFrame:
+    """Profile examples of differing shapes, one at a time (the rare, slow path)."""
+    rows = [
+        _profile_rows(_as_float(example).reshape(1, -1), [_shape_text(example.shape)])
+        for example in examples
+    ]
+    if not rows:
+        return _profile_rows(np.empty((0, 0)), [])
+    return pd.concat(rows, ignore_index=True)
+
+
+def _as_float(values: np.ndarray) -> np.ndarray:
+    """Values as floats; an array that is not numeric becomes all NaN."""
+    if values.dtype.kind in "biuf":
+        return values.astype(float, copy=False)
+    if values.dtype.kind not in "OUS":
+        return np.full(values.shape, np.nan)
+    try:
+        return values.astype(float)
+    except (TypeError, ValueError):
+        return np.full(values.shape, np.nan)
+
+
+def _profile_rows(values: np.ndarray, shapes: list[str]) -> pd.DataFrame:
+    """min/max/mean/nan_count of each row of a 2-D float array, NaN-ignoring."""
+    nan_mask = np.isnan(values)
+    nan_count = nan_mask.sum(axis=1)
+    present = values.shape[1] - nan_count
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if values.shape[1]:
+            low = np.where(nan_mask, np.inf, values).min(axis=1)
+            high = np.where(nan_mask, -np.inf, values).max(axis=1)
+        else:
+            low = high = np.full(len(values), np.nan)
+        mean = np.where(nan_mask, 0.0, values).sum(axis=1) / present
+    empty = present == 0
+    return pd.DataFrame(
+        {
+            SHAPE: shapes,
+            MIN: np.where(empty, np.nan, low),
+            MAX: np.where(empty, np.nan, high),
+            MEAN: np.where(empty, np.nan, mean),
+            NAN_COUNT: nan_count.astype(np.int64),
+        }
+    )
+
+
+def _with_label(
+    profile: pd.DataFrame, y: np.ndarray | Sequence | None, label: str
+) -> pd.DataFrame:
+    if y is None:
+        return profile
+    labels = y.array if isinstance(y, pd.Series) else np.asarray(y)
+    if labels.ndim != 1 or len(labels) != len(profile):
+        raise ValueError(
+            f"Received labels of shape {labels.shape} for {len(profile)} examples; "
+            f"expected one label per example, shape ({len(profile)},). Pass integer "
+            "or string class labels, not one-hot vectors."
+        )
+    profile.insert(0, label, pd.Series(labels, index=profile.index))
+    return profile
+
+
+def _shape_text(shape: Sequence[int]) -> str:
+    return "x".join(str(size) for size in shape) if len(shape) else "scalar"

@@ -1,0 +1,180 @@
+"""The `automl` flow: load -> validate -> split -> preprocess -> augment -> search
+-> evaluate -> publish. Wiring only; every stage lives in `tasks/`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
+
+from flows.config import PipelineConfig
+from model_builders import InputSpec
+from tasks.augment import build_augmenter, make_datasets_task
+from tasks.evaluate import evaluate_model_task
+from tasks.load import load_dataset_task, to_examples_task
+from tasks.model_card import leaderboard_rows, render_model_card
+from tasks.preprocess import fit_preprocessing_task
+from tasks.publish import PublishResult, publish_version_task
+from tasks.search import run_search_task
+from tasks.split import split_examples_task
+from tasks.validate import resolve_contract, validate_data_task
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    """What a run produced: the published version, its metrics, its run folder."""
+
+    publish: PublishResult
+    metrics: dict
+    run_dir: str
+    tensorboard_dir: str
+
+
+@flow(name="automl", log_prints=True)
+def automl_pipeline(config: PipelineConfig) -> PipelineResult:
+    """Train, evaluate and publish the best model for one pipeline config."""
+    logger = get_run_logger()
+    run_id = _run_id()
+    output = Path(config.output_dir)
+    run_dir = output / "runs" / config.name / run_id
+    logger.info("run %s: outputs in %s", run_id, run_dir)
+    data = config.data
+
+    raw = load_dataset_task(data.source)
+    contract = resolve_contract(
+        config.name,
+        data.source,
+        data.kind,
+        label=data.label,
+        image_shape=data.image_shape,
+        contract=data.contract,
+    )
+    report = validate_data_task(
+        raw,
+        contract,
+        data_docs_dir=run_dir / "data_docs",
+        label=data.label,
+        image_shape=data.image_shape,
+    )
+    logger.info("contract %r passed: %s", contract.name, report.summary())
+
+    examples = to_examples_task(raw, label=data.label, image_shape=data.image_shape)
+    splits = split_examples_task(
+        examples,
+        test_fraction=data.test_fraction,
+        validation_fraction=data.validation_fraction,
+        seed=config.seed,
+    )
+    preprocessing = fit_preprocessing_task(splits.x_train)
+    augmenter = (
+        build_augmenter(data.kind, seed=config.seed, **_augment_options(config))
+        if config.augment.enabled
+        else None
+    )
+    datasets = make_datasets_task(
+        splits,
+        batch_size=config.search.batch_size,
+        augmenter=augmenter,
+        seed=config.seed,
+    )
+    input_spec = InputSpec(kind=data.kind, shape=tuple(splits.x_train.shape[1:]))
+    search = run_search_task(
+        datasets,
+        input_spec,
+        splits.num_classes,
+        preprocessing,
+        tuner_dir=run_dir / "tuner",
+        tensorboard_dir=run_dir / "tensorboard",
+        seed=config.seed,
+        **config.search.model_dump(exclude={"batch_size"}),
+    )
+    metrics = evaluate_model_task(
+        search.model, splits.x_test, splits.y_test, splits.labels
+    )
+    logger.info("test metrics: %s", metrics.headline())
+
+    search_summary = {
+        "tuner": config.search.tuner,
+        "families": config.search.families,
+        "num_trials": len(search.leaderboard),
+        "seconds": search.seconds,
+        "stopped_by_budget": search.stopped_by_budget,
+        "objective": search.objective,
+        "best_score": search.best_score,
+        "hyperparameters": search.hyperparameters,
+    }
+    data_summary = {
+        "source": data.source,
+        "kind": data.kind,
+        "num_rows": raw.num_rows,
+        "input_shape": list(input_spec.shape),
+        "num_train": len(splits.x_train),
+        "num_validation": len(splits.x_val),
+        "num_test": len(splits.x_test),
+    }
+    config_json = config.model_dump(mode="json")
+    config_hash = hashlib.sha256(
+        json.dumps(config_json, sort_keys=True).encode()
+    ).hexdigest()[:16]
+    card = render_model_card(
+        config.name,
+        run_id,
+        data_summary,
+        report.to_dict(),
+        search_summary,
+        search.leaderboard,
+        metrics,
+        config_hash,
+    )
+    published = publish_version_task(
+        output / "registry",
+        config.name,
+        search.model,
+        metrics.to_dict(),
+        documents={
+            "config.json": config_json,
+            "hparams.json": search.hyperparameters,
+            "validation.json": report.to_dict(),
+            "leaderboard.csv": leaderboard_rows(search.leaderboard),
+            "search.json": search_summary,
+            "data.json": data_summary,
+            "model_card.md": card,
+            "lineage.json": {
+                "run_id": run_id,
+                "flow_run_id": flow_run.id,
+                "config_hash": config_hash,
+                "run_dir": str(run_dir),
+            },
+        },
+        metric=config.publish.metric,
+        min_improvement=config.publish.min_improvement,
+    )
+    logger.info(
+        "published %s %s at %s; %s",
+        config.name,
+        published.version,
+        published.path,
+        published.reason,
+    )
+    return PipelineResult(
+        publish=published,
+        metrics=metrics.to_dict(),
+        run_dir=str(run_dir),
+        tensorboard_dir=str(run_dir / "tensorboard"),
+    )
+
+
+def _run_id() -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    suffix = (flow_run.id or uuid.uuid4().hex)[:8]
+    return f"{stamp}-{suffix}"
+
+
+def _augment_options(config: PipelineConfig) -> dict:
+    return config.augment.model_dump(exclude={"enabled"})

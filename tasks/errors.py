@@ -1,0 +1,33 @@
+"""Errors that carry meaning: each one maps to a CLI exit code.
+
+Messages follow one form: what was received, what was expected, how to fix it.
+`data_contracts.ContractViolation` (exit code 3) lives beside the contracts.
+"""
+
+from __future__ import annotations
+
+
+class AutoMLError(Exception):
+    """Base class for errors the CLI turns into one paragraph and an exit code."""
+
+    exit_code = 1
+
+
+class ConfigError(AutoMLError):
+    """The pipeline config is missing, malformed or inconsistent."""
+
+    exit_code = 2
+
+
+class DataError(AutoMLError):
+    """The data source cannot be read as the config says it should."""
+
+    exit_code = 2
+
+
+class SearchError(AutoMLError):
+    """The search produced no usable model (for example, every trial failed)."""
+
+
+class RegistryError(AutoMLError):
+    """The model registry is inconsistent or cannot be written."""

@@ -1,0 +1,293 @@
+"""Search stage: Keras Tuner over the model families, compiled in one place.
+
+The family is itself a hyperparameter with conditional scopes, so one search
+compares families. Every model is assembled the same way: raw input, the
+fitted normalisation, the family's body, a softmax; and compiled with one
+optimizer and loss policy.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+import keras_tuner as kt
+
+from model_builders import BUILDERS, InputSpec
+from tasks.augment import Datasets
+from tasks.errors import ConfigError, SearchError
+from tasks.preprocess import Preprocessing
+from tasks.stage import stage
+
+logger = logging.getLogger(__name__)
+
+TUNERS = {
+    "random": kt.RandomSearch,
+    "bayesian": kt.BayesianOptimization,
+    "hyperband": kt.Hyperband,
+}
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The best model and what the search did to find it."""
+
+    model: keras.Model
+    hyperparameters: dict
+    best_score: float
+    objective: str
+    leaderboard: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+    stopped_by_budget: bool = False
+
+
+class PipelineHyperModel(kt.HyperModel):
+    """Raw input -> normalisation -> a family's body -> softmax, compiled."""
+
+    def __init__(
+        self,
+        input_spec: InputSpec,
+        num_classes: int,
+        preprocessing: Preprocessing,
+        families: list[str],
+    ):
+        super().__init__(name="automl")
+        self.input_spec = input_spec
+        self.num_classes = num_classes
+        self.preprocessing = preprocessing
+        self.families = families
+
+    def build(self, hp: kt.HyperParameters) -> keras.Model:
+        family = hp.Choice("family", self.families, default=self.families[0])
+        with hp.conditional_scope("family", [family]):
+            body = BUILDERS[family](hp, self.input_spec, self.num_classes)
+        learning_rate = hp.Float(
+            "learning_rate", 1e-4, 1e-2, sampling="log", default=2e-3
+        )
+        inputs = keras.Input(shape=self.input_spec.shape, name="inputs")
+        outputs = body(self.preprocessing.layer()(inputs))
+        model = keras.Model(inputs, outputs, name=f"automl_{family}")
+        compile_model(model, learning_rate)
+        return model
+
+
+def compile_model(model: keras.Model, learning_rate: float) -> None:
+    """The one place models are compiled: Adam, cross-entropy, accuracy and F1."""
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=keras.losses.CategoricalCrossentropy(),
+        metrics=[
+            keras.metrics.CategoricalAccuracy(name="accuracy"),
+            keras.metrics.F1Score(average="macro", name="f1_macro"),
+        ],
+    )
+
+
+class _Deadline(keras.callbacks.Callback):
+    """Ends a trial's training at the first epoch end past the search deadline."""
+
+    def __init__(self, deadline: float):
+        super().__init__()
+        self.deadline = deadline
+
+    def on_epoch_end(self, epoch, logs=None):
+        if time.monotonic() >= self.deadline:
+            self.model.stop_training = True
+
+
+def _budgeted(tuner_class: type[kt.Tuner]) -> type[kt.Tuner]:
+    """A tuner that times its trials and stops asking for new ones past a deadline."""
+
+    class BudgetedTuner(tuner_class):
+        deadline = float("inf")
+        trial_seconds: dict[str, float]
+        stopped_by_budget = False
+
+        def on_trial_begin(self, trial):
+            self.trial_seconds.setdefault(trial.trial_id, time.monotonic())
+            super().on_trial_begin(trial)
+
+        def on_trial_end(self, trial):
+            start = self.trial_seconds[trial.trial_id]
+            self.trial_seconds[trial.trial_id] = time.monotonic() - start
+            super().on_trial_end(trial)
+            done = self.oracle.trials[trial.trial_id]
+            score = "failed" if done.score is None else f"{done.score:.4f}"
+            logger.info(
+                "trial %s (%s) %s=%s in %.1fs",
+                trial.trial_id,
+                trial.hyperparameters.values.get("family"),
+                self.oracle.objective.name,
+                score,
+                self.trial_seconds[trial.trial_id],
+            )
+            if time.monotonic() >= self.deadline:
+                # The oracle stops handing out trials once max_trials is reached.
+                self.stopped_by_budget = True
+                self.oracle.max_trials = len(self.oracle.trials)
+
+    BudgetedTuner.__name__ = f"Budgeted{tuner_class.__name__}"
+    return BudgetedTuner
+
+
+def run_search(
+    datasets: Datasets,
+    input_spec: InputSpec,
+    num_classes: int,
+    preprocessing: Preprocessing,
+    tuner_dir: str | Path,
+    tensorboard_dir: str | Path,
+    families: list[str] = ("cnn",),
+    tuner: str = "bayesian",
+    max_trials: int = 20,
+    epochs: int = 20,
+    patience: int = 5,
+    time_budget_minutes: float = 10.0,
+    objective: str = "val_f1_macro",
+    seed: int = 0,
+    batch_size: int | None = None,
+) -> SearchResult:
+    """Search the families' hyperparameters; return the best model found.
+
+    Args:
+        datasets: train and validation pipelines (the test split never enters).
+        input_spec: the raw input's kind and shape.
+        num_classes: the number of classes.
+        preprocessing: fitted normalisation, placed inside every model.
+        tuner_dir: the Keras Tuner project folder (trials, checkpoints).
+        tensorboard_dir: one folder per trial with scalars and HParams.
+        families: names in `model_builders.BUILDERS`.
+        tuner: `random`, `bayesian` or `hyperband`.
+        max_trials: at most this many trials (hyperband sizes itself by epochs).
+        epochs: at most this many epochs per trial; early stopping may end sooner.
+        patience: epochs without improvement before a trial stops early.
+        time_budget_minutes: no new trial starts, and a running one stops at
+            its next epoch end, once this much wall time has passed.
+        objective: `val_f1_macro`, `val_accuracy` or `val_loss`.
+        seed: seeds the tuner's sampling.
+        batch_size: unused; the batch size is set by the datasets.
+
+    Raises:
+        ConfigError: an unknown family or tuner.
+        SearchError: no trial produced a score.
+    """
+    unknown = [f for f in families if f not in BUILDERS]
+    if unknown:
+        raise ConfigError(
+            f"search.families received {unknown}; expected names from "
+            f"{sorted(BUILDERS)}. Fix search.families in the config."
+        )
+    if tuner not in TUNERS:
+        raise ConfigError(f"search.tuner received {tuner!r}; expected {list(TUNERS)}.")
+    direction = "min" if objective == "val_loss" else "max"
+    hypermodel = PipelineHyperModel(input_spec, num_classes, preprocessing, families)
+    common = dict(
+        objective=kt.Objective(objective, direction=direction),
+        seed=seed,
+        directory=str(Path(tuner_dir).parent),
+        project_name=Path(tuner_dir).name,
+        overwrite=False,
+        max_consecutive_failed_trials=max(3, max_trials),
+    )
+    if tuner == "hyperband":
+        sizing = {"max_epochs": epochs, "factor": 3}
+    else:
+        sizing = {"max_trials": max_trials}
+    try:
+        # Keras Tuner builds one model up front to discover the search space.
+        search_tuner = _budgeted(TUNERS[tuner])(hypermodel, **sizing, **common)
+    except Exception as exc:
+        raise SearchError(
+            f"The search space could not be built ({type(exc).__name__}: {exc}). "
+            f"Expected every family in {families} to build a model for "
+            f"{input_spec}. Check the data shape and the families, or run with "
+            "--debug."
+        ) from exc
+    started = time.monotonic()
+    deadline = started + time_budget_minutes * 60.0
+    search_tuner.deadline = deadline
+    search_tuner.trial_seconds = {}
+    callbacks = [
+        keras.callbacks.EarlyStopping(
+            monitor=objective, mode=direction, patience=patience
+        ),
+        keras.callbacks.TensorBoard(
+            log_dir=str(tensorboard_dir), write_graph=False, profile_batch=0
+        ),
+        _Deadline(deadline),
+    ]
+    with warnings.catch_warnings():
+        # Keras warns that tf.data input ignores `shuffle`, and that loading
+        # the best checkpoint skips optimizer state: both expected here.
+        warnings.filterwarnings("ignore", message=".*shuffle=True.*")
+        warnings.filterwarnings("ignore", message=".*Skipping variable loading.*")
+        try:
+            search_tuner.search(
+                datasets.train,
+                validation_data=datasets.validation,
+                epochs=epochs,
+                callbacks=callbacks,
+                verbose=0,
+            )
+        except RuntimeError as exc:
+            # Keras Tuner gives up after too many consecutive failed trials.
+            raise SearchError(_failure_report(search_tuner, str(exc))) from None
+        best_trials = search_tuner.oracle.get_best_trials(1)
+        if not best_trials or best_trials[0].score is None:
+            reason = "no trial produced a score"
+            raise SearchError(_failure_report(search_tuner, reason))
+        best = best_trials[0]
+        model = search_tuner.get_best_models(1)[0]
+        # Build the optimizer's slots so the saved model reloads without a
+        # "skipping optimizer variables" warning.
+        model.optimizer.build(model.trainable_variables)
+    return SearchResult(
+        model=model,
+        hyperparameters=dict(best.hyperparameters.values),
+        best_score=float(best.score),
+        objective=objective,
+        leaderboard=_leaderboard(search_tuner),
+        seconds=time.monotonic() - started,
+        stopped_by_budget=search_tuner.stopped_by_budget,
+    )
+
+
+def _leaderboard(search_tuner: kt.Tuner) -> list[dict]:
+    rows = []
+    for trial_id, trial in search_tuner.oracle.trials.items():
+        values = dict(trial.hyperparameters.values)
+        rows.append(
+            {
+                "trial": trial_id,
+                "family": values.pop("family", None),
+                "status": trial.status,
+                "score": trial.score,
+                "best_epoch": trial.best_step,
+                "seconds": round(search_tuner.trial_seconds.get(trial_id, 0.0), 2),
+                "hyperparameters": values,
+            }
+        )
+    direction = search_tuner.oracle.objective.direction
+    scored = [r for r in rows if r["score"] is not None]
+    scored.sort(key=lambda r: r["score"], reverse=direction == "max")
+    return scored + [r for r in rows if r["score"] is None]
+
+
+def _failure_report(search_tuner: kt.Tuner, reason: str) -> str:
+    failures = [
+        f"trial {trial_id}: {(trial.message or 'no message').strip().splitlines()[-1]}"
+        for trial_id, trial in search_tuner.oracle.trials.items()
+        if trial.status == "FAILED"
+    ]
+    detail = "; ".join(failures[:5]) or "no trial finished"
+    return (
+        f"The search produced no usable model ({reason}). Failed trials: {detail}. "
+        "Check the data shapes and the search space, or run with --debug."
+    )
+
+
+run_search_task = stage("search")(run_search)

@@ -1,0 +1,38 @@
+"""The one way a pure stage function becomes a Prefect task."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from data_contracts import ContractError, ContractViolation
+from tasks.errors import AutoMLError
+
+# Errors that say the input is wrong: retrying cannot help.
+NOT_RETRIED = (AutoMLError, ContractError, ContractViolation)
+
+
+def stage(name: str, **options: Any) -> Callable[[Callable], Any]:
+    """A task decorator for a pipeline stage.
+
+    Stages pass arrays and Keras models between them in memory, so Prefect's
+    input hashing and result caching are off: a retrain must retrain. Stages
+    given `retries` retry only unexpected errors (I/O hiccups), never a
+    config, data or contract error.
+    """
+    if options.get("retries"):
+        options.setdefault("retry_condition_fn", _is_transient)
+    return task(name=name, cache_policy=NO_CACHE, **options)
+
+
+def _is_transient(task, task_run, state) -> bool:
+    try:
+        state.result()
+    except NOT_RETRIED:
+        return False
+    except Exception:
+        return True
+    return False

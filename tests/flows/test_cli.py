@@ -1,0 +1,62 @@
+"""CLI errors: one readable paragraph and a distinct exit code, no traceback."""
+
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from flows.cli import app
+
+
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        ("name: d\nsearch:\n  max_trialz: 3\n", "unknown key 'search.max_trialz'"),
+        ("name: d\nsearch:\n  epochs: lots\n", "received 'lots'"),
+        ("name: [oops\n", "not valid YAML"),
+    ],
+)
+def test_bad_config_exits_2_with_one_paragraph(tmp_path, content, match):
+    path = tmp_path / "c.yaml"
+    path.write_text(content)
+    result = CliRunner().invoke(app, ["run", str(path)])
+    assert result.exit_code == 2
+    assert match in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_missing_config_file_exits_2(tmp_path):
+    result = CliRunner().invoke(app, ["run", str(tmp_path / "missing.yaml")])
+    assert result.exit_code == 2
+    assert "does not exist" in result.stderr
+
+
+def test_missing_data_file_exits_2(prefect_harness, tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        f"name: d\ndata:\n  source: {tmp_path / 'gone.csv'}\n"
+        f"output_dir: {tmp_path / 'out'}\n"
+    )
+    result = CliRunner().invoke(app, ["run", str(path)])
+    assert result.exit_code == 2
+    assert "gone.csv' does not exist" in result.stderr
+
+
+def test_installed_console_script_reports_errors(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("name: d\nbogus: 1\n")
+    completed = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "run", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 2
+    assert "unknown key 'bogus'" in completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
+def test_help_lists_run():
+    result = CliRunner().invoke(app, ["--help"])
+    assert result.exit_code == 0 and "run" in result.output

@@ -1,0 +1,162 @@
+"""End to end: the real flow on a real (temporary) Prefect server.
+
+One quick digits run is shared by the tests that open its artifacts; the
+failure tests then run bad data into the same registry and check that
+nothing was added and the champion stayed where it was.
+"""
+
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from sklearn.datasets import load_digits
+from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+from typer.testing import CliRunner
+
+from flows.cli import app
+from flows.config import PipelineConfig
+from flows.pipeline import automl_pipeline
+
+QUICK_SEARCH = {"tuner": "random", "max_trials": 1, "epochs": 2, "patience": 1}
+
+
+def _quick_config(output_dir: Path, **data) -> PipelineConfig:
+    return PipelineConfig(
+        name="digits",
+        data={"source": "sklearn:digits", "kind": "image", **data},
+        augment={"enabled": False},
+        search=QUICK_SEARCH,
+        output_dir=str(output_dir),
+    )
+
+
+@pytest.fixture(scope="module")
+def first_run(prefect_harness, tmp_path_factory):
+    output = tmp_path_factory.mktemp("automl")
+    return output, automl_pipeline(_quick_config(output))
+
+
+def _registry(output: Path) -> Path:
+    return output / "registry" / "digits"
+
+
+def _versions(output: Path) -> list[str]:
+    return sorted(p.name for p in _registry(output).glob("v*"))
+
+
+def test_published_version_holds_what_a_user_opens(first_run):
+    output, result = first_run
+    version = Path(result.publish.path)
+    assert version == _registry(output) / "v0001"
+    for name in [
+        "model.keras",
+        "metrics.json",
+        "model_card.md",
+        "config.json",
+        "hparams.json",
+        "validation.json",
+        "leaderboard.csv",
+    ]:
+        assert (version / name).is_file(), name
+    metrics = json.loads((version / "metrics.json").read_text())
+    assert 0.5 <= metrics["accuracy"] <= 1.0
+    assert 0.0 <= metrics["f1_macro"] <= 1.0
+    assert metrics["labels"] == list(range(10)) and metrics["n_test"] == 360
+    assert np.array(metrics["confusion_matrix"]).sum() == 360
+    assert json.loads((version / "validation.json").read_text())["success"]
+    card = (version / "model_card.md").read_text()
+    assert "## Test metrics" in card and f"{metrics['accuracy']:.4f}" in card
+    champion = json.loads((_registry(output) / "champion.json").read_text())
+    assert champion["version"] == "v0001"
+
+
+def test_model_loads_safely_and_predicts_raw_pixels(first_run):
+    output, result = first_run
+    model = keras.saving.load_model(
+        Path(result.publish.path) / "model.keras", safe_mode=True
+    )
+    digits = load_digits()
+    raw_pixels = digits.images[:200, :, :, None].astype("float32")  # 0..16, unscaled
+    predicted = model.predict(raw_pixels, verbose=0).argmax(axis=1)
+    assert (predicted == digits.target[:200]).mean() > 0.5
+
+
+def test_every_trial_writes_scalars_and_hparams(first_run):
+    _, result = first_run
+    trials = [p for p in Path(result.tensorboard_dir).iterdir() if p.is_dir()]
+    assert trials
+    for trial in trials:
+        plugins = set()
+        for events in trial.rglob("events.out.tfevents.*"):
+            for event in EventFileLoader(str(events)).Load():
+                for value in event.summary.value:
+                    plugins.add(value.metadata.plugin_data.plugin_name)
+        assert {"scalars", "hparams"} <= plugins, trial
+
+
+def test_data_docs_are_kept_in_the_run_folder(first_run):
+    _, result = first_run
+    assert (Path(result.run_dir) / "data_docs" / "index.html").is_file()
+
+
+def test_second_run_adds_a_version_and_gates_the_champion(first_run):
+    output, _ = first_run
+    second = automl_pipeline(_quick_config(output))
+    assert second.publish.version == "v0002"
+    scores = {
+        v: json.loads((_registry(output) / v / "metrics.json").read_text())["f1_macro"]
+        for v in ["v0001", "v0002"]
+    }
+    champion = json.loads((_registry(output) / "champion.json").read_text())
+    expected = "v0002" if scores["v0002"] > scores["v0001"] else "v0001"
+    assert champion["version"] == expected
+    assert second.publish.promoted == (expected == "v0002")
+
+
+def _write_config(tmp_path: Path, output: Path, source: Path, **data) -> Path:
+    config = _quick_config(output, **data).model_dump(mode="json")
+    config["data"]["source"] = str(source)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def _assert_nothing_published(output: Path, versions: list[str], champion: str):
+    assert _versions(output) == versions
+    assert (_registry(output) / "champion.json").read_text() == champion
+    assert not list(_registry(output).glob(".tmp-*"))
+
+
+def test_csv_without_label_column_exits_3(first_run, tmp_path):
+    output, _ = first_run
+    versions = _versions(output)
+    champion = (_registry(output) / "champion.json").read_text()
+    digits = load_digits()
+    table = pd.DataFrame(digits.data, columns=[f"p{i}" for i in range(64)])
+    table.to_csv(tmp_path / "no_label.csv", index=False)
+    config = _write_config(
+        tmp_path, output, tmp_path / "no_label.csv", image_shape=[8, 8, 1]
+    )
+    result = CliRunner().invoke(app, ["run", str(config)])
+    assert result.exit_code == 3, result.output
+    assert "expect_column_to_exist on 'label'" in result.stderr
+    _assert_nothing_published(output, versions, champion)
+
+
+def test_npz_with_nan_images_exits_3(first_run, tmp_path):
+    output, _ = first_run
+    versions = _versions(output)
+    champion = (_registry(output) / "champion.json").read_text()
+    digits = load_digits()
+    x = digits.images[..., None].astype("float32")
+    x[5, 2, 3, 0] = np.nan
+    np.savez(tmp_path / "nan.npz", x=x, y=digits.target)
+    config = _write_config(tmp_path, output, tmp_path / "nan.npz")
+    result = CliRunner().invoke(app, ["run", str(config)])
+    assert result.exit_code == 3, result.output
+    assert "nan_count" in result.stderr and "expect_column_" in result.stderr
+    _assert_nothing_published(output, versions, champion)

@@ -1,0 +1,34 @@
+import numpy as np
+import pytest
+from sklearn.metrics import f1_score
+
+from tasks.evaluate import evaluate_predictions
+
+
+def test_metrics_follow_the_design_keys_and_scikit_learn():
+    y_true = np.array([0, 0, 1, 1, 2, 2])
+    y_pred = np.array([0, 1, 1, 1, 2, 0])
+    metrics = evaluate_predictions(y_true, y_pred, ["ham", "spam", "eggs"])
+    assert set(metrics.to_dict()) == {
+        "accuracy",
+        "precision_macro",
+        "recall_macro",
+        "f1_macro",
+        "f1_weighted",
+        "labels",
+        "per_class",
+        "confusion_matrix",
+        "n_test",
+    }
+    assert metrics.accuracy == pytest.approx(4 / 6)
+    assert metrics.f1_macro == pytest.approx(f1_score(y_true, y_pred, average="macro"))
+    assert metrics.per_class["spam"]["precision"] == pytest.approx(2 / 3)
+    assert metrics.per_class["eggs"]["support"] == 2
+    assert metrics.confusion_matrix == [[1, 1, 0], [0, 2, 0], [1, 0, 1]]
+    assert metrics.n_test == 6
+
+
+def test_a_class_never_predicted_scores_zero_not_an_error():
+    metrics = evaluate_predictions(np.array([0, 1, 2]), np.array([0, 0, 0]), [0, 1, 2])
+    assert metrics.per_class["1"]["precision"] == 0.0
+    assert metrics.recall_macro == pytest.approx(1 / 3)

@@ -1,0 +1,101 @@
+"""The search stage with the real Keras Tuner on tiny images."""
+
+import keras
+import numpy as np
+import pytest
+
+import model_builders
+from model_builders import InputSpec
+from tasks.augment import make_datasets
+from tasks.errors import ConfigError, SearchError
+from tasks.load import Examples
+from tasks.preprocess import fit_preprocessing
+from tasks.search import run_search
+from tasks.split import split_examples
+
+SPEC = InputSpec(kind="image", shape=(8, 8, 1))
+
+
+@pytest.fixture
+def prepared(tiny_images):
+    x, y = tiny_images
+    splits = split_examples(Examples(x=x, y=y), 0.25, 0.25)
+    return (
+        splits,
+        make_datasets(splits, batch_size=16),
+        fit_preprocessing(splits.x_train),
+    )
+
+
+def _search(prepared, tmp_path, **options):
+    splits, datasets, preprocessing = prepared
+    settings = dict(tuner="random", max_trials=2, epochs=2, time_budget_minutes=5)
+    settings.update(options)
+    return run_search(
+        datasets,
+        SPEC,
+        splits.num_classes,
+        preprocessing,
+        tuner_dir=tmp_path / "tuner",
+        tensorboard_dir=tmp_path / "tb",
+        **settings,
+    )
+
+
+def test_search_returns_the_best_model_with_raw_input_preprocessing(prepared, tmp_path):
+    splits, _, _ = prepared
+    result = _search(prepared, tmp_path)
+    assert len(result.leaderboard) == 2
+    assert result.leaderboard[0]["score"] == result.best_score
+    assert result.hyperparameters["family"] == "cnn"
+    assert 0.0 <= result.best_score <= 1.0
+    assert any(layer.name == "normalize" for layer in result.model.layers)
+    probabilities = result.model.predict(splits.x_test, verbose=0)
+    assert probabilities.shape == (len(splits.x_test), 3)
+    assert sorted(p.name for p in (tmp_path / "tb").iterdir()) == ["0", "1"]
+
+
+def test_time_budget_stops_new_trials(prepared, tmp_path):
+    result = _search(
+        prepared, tmp_path, max_trials=5, epochs=50, time_budget_minutes=0.001
+    )
+    assert result.stopped_by_budget
+    assert len(result.leaderboard) == 1
+    assert result.leaderboard[0]["best_epoch"] == 0  # stopped after one epoch
+
+
+@pytest.mark.parametrize("tuner", ["bayesian", "hyperband"])
+def test_other_tuners_run(prepared, tmp_path, tuner):
+    result = _search(prepared, tmp_path, tuner=tuner, max_trials=1, epochs=2)
+    assert np.isfinite(result.best_score)
+
+
+def test_every_trial_failing_is_a_loud_error(prepared, tmp_path, monkeypatch):
+    def wrong_outputs(hp, input_spec, num_classes):
+        # Builds, but every fit fails: one output too many for the labels.
+        return model_builders.cnn.build(hp, input_spec, num_classes + 1)
+
+    monkeypatch.setitem(model_builders.BUILDERS, "wrong", wrong_outputs)
+    with pytest.raises(SearchError, match="no usable model.*Failed trials: trial 0"):
+        _search(prepared, tmp_path, families=["wrong"], max_trials=2)
+
+
+def test_a_family_that_cannot_build_is_a_search_error(prepared, tmp_path, monkeypatch):
+    def broken(hp, input_spec, num_classes):
+        raise ValueError("this family cannot build")
+
+    monkeypatch.setitem(model_builders.BUILDERS, "broken", broken)
+    with pytest.raises(SearchError, match="could not be built.*cannot build"):
+        _search(prepared, tmp_path, families=["broken"])
+
+
+def test_unknown_family_is_a_config_error(prepared, tmp_path):
+    with pytest.raises(ConfigError, match=r"received \['resnet'\]"):
+        _search(prepared, tmp_path, families=["resnet"])
+
+
+def test_val_loss_objective_is_minimised(prepared, tmp_path):
+    result = _search(prepared, tmp_path, objective="val_loss")
+    scores = [row["score"] for row in result.leaderboard]
+    assert scores == sorted(scores)
+    assert isinstance(result.model, keras.Model)
