@@ -17,7 +17,12 @@ from data_contracts.contract import (
     load_contract,
 )
 from data_contracts.errors import ContractError, ContractViolation
-from data_contracts.profile import profile_arrays, profile_pixel_table
+from data_contracts.profile import (
+    profile_arrays,
+    profile_pixel_table,
+    profile_sequences,
+    profile_texts,
+)
 from data_contracts.report import ExpectationOutcome, ValidationReport
 from data_contracts.suite import compile_suite
 from data_contracts.validate import validate_frame
@@ -34,5 +39,7 @@ __all__ = [
     "load_contract",
     "profile_arrays",
     "profile_pixel_table",
+    "profile_sequences",
+    "profile_texts",
     "validate_frame",
 ]

@@ -43,6 +43,8 @@ class DataContract(BaseModel):
     min_value: float | None = None
     max_value: float | None = None
     allow_nan: bool = False
+    min_length: int | None = Field(default=None, ge=0)
+    max_length: int | None = Field(default=None, ge=1)
     source: str = "<default>"
 
     @model_validator(mode="after")
@@ -134,7 +136,7 @@ def default_contract(
 
     It asks for what every pipeline needs: the label present and non-null, no
     NaN, consistent example shapes (equal to `example_shape` when given), at
-    least two classes and at least one row.
+    least two classes and at least one row; sequences and texts not empty.
 
     Raises:
         ContractError: the config values do not make a valid contract.
@@ -144,6 +146,7 @@ def default_contract(
         "kind": kind,
         "label": label,
         "example_shape": list(example_shape) if example_shape else None,
+        "min_length": 1 if kind in ("sequence", "text") else None,
         "source": DEFAULT_SOURCE,
     }
     return _build(fields, f"The default contract for '{name}'")

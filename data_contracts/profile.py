@@ -1,7 +1,8 @@
 """Per-example profile tables: one row per example, so one GE suite fits any kind.
 
 Columns: the label (when known), `shape` ("8x8x1"), `min`, `max`, `mean`
-(NaN-ignoring; NaN when every value is NaN) and `nan_count`.
+(NaN-ignoring; NaN when every value is NaN) and `nan_count`. Sequences and
+texts add `length` (valid steps; characters).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ MIN = "min"
 MAX = "max"
 MEAN = "mean"
 NAN_COUNT = "nan_count"
+LENGTH = "length"
 PROFILE_COLUMNS = (SHAPE, MIN, MAX, MEAN, NAN_COUNT)
 
 
@@ -87,6 +89,57 @@ def profile_pixel_table(
     profile = _profile_rows(values, [shape] * len(frame))
     profile.index = frame.index
     y = frame[label] if label in frame.columns else None
+    return _with_label(profile, y, label)
+
+
+def profile_sequences(
+    x: np.ndarray, y: np.ndarray | Sequence | None, label: str = "label"
+) -> pd.DataFrame:
+    """Profile NaN-padded sequences (N, T, F): padding is not missing data.
+
+    Trailing steps whose features are all NaN are padding; `length` counts the
+    steps before them and `nan_count` counts only NaN inside those steps.
+
+    Args:
+        x: sequences of shape (N, T, F), shorter ones NaN-padded at the end.
+        y: N labels, or None to leave the label column out.
+        label: name of the label column.
+    """
+    values = _as_float(np.asarray(x))
+    if values.ndim != 3:
+        return profile_arrays(x, y, label)
+    steps = values.shape[1]
+    empty_step = np.isnan(values).all(axis=2)  # (N, T)
+    # Length = index after the last step holding any value.
+    filled = ~empty_step
+    last = steps - np.argmax(filled[:, ::-1], axis=1)
+    length = np.where(filled.any(axis=1), last, 0)
+    inside = np.arange(steps)[None, :] < length[:, None]  # (N, T)
+    interior_nan = (np.isnan(values) & inside[:, :, None]).sum(axis=(1, 2))
+    profile = _profile_rows(
+        values.reshape(len(values), -1), [_shape_text(values.shape[1:])] * len(values)
+    )
+    profile[NAN_COUNT] = interior_nan.astype(np.int64)
+    profile[LENGTH] = length.astype(np.int64)
+    return _with_label(profile, y, label)
+
+
+def profile_texts(
+    texts: Sequence | np.ndarray | pd.Series,
+    y: np.ndarray | Sequence | None,
+    label: str = "label",
+) -> pd.DataFrame:
+    """Profile texts: `length` in characters, `nan_count` 1 where text is missing."""
+    series = pd.Series(list(texts), dtype=object)
+    missing = series.map(lambda t: not isinstance(t, str))
+    lengths = series.map(lambda t: len(t) if isinstance(t, str) else 0)
+    profile = pd.DataFrame(
+        {
+            SHAPE: "text",
+            LENGTH: lengths.astype(np.int64),
+            NAN_COUNT: missing.astype(np.int64),
+        }
+    )
     return _with_label(profile, y, label)
 
 

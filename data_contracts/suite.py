@@ -14,7 +14,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from data_contracts.contract import DataContract
-from data_contracts.profile import MAX, MIN, NAN_COUNT, SHAPE
+from data_contracts.profile import LENGTH, MAX, MIN, NAN_COUNT, SHAPE
 
 if TYPE_CHECKING:
     import great_expectations as gx
@@ -101,13 +101,13 @@ def _shape_rules(e: Any, contract: DataContract) -> list:
 
 
 def _value_rules(e: Any, contract: DataContract) -> list:
-    if contract.kind not in _ARRAY_KINDS:
-        return []
     rules = []
     if not contract.allow_nan:
         rules.append(
             e.ExpectColumnValuesToBeBetween(column=NAN_COUNT, min_value=0, max_value=0)
         )
+    if contract.kind not in _ARRAY_KINDS:
+        return rules
     if contract.min_value is not None:
         rules.append(
             e.ExpectColumnValuesToBeBetween(column=MIN, min_value=contract.min_value)
@@ -119,10 +119,24 @@ def _value_rules(e: Any, contract: DataContract) -> list:
     return rules
 
 
+def _length_rules(e: Any, contract: DataContract) -> list:
+    """Valid steps of a sequence, characters of a text."""
+    if contract.min_length is None and contract.max_length is None:
+        return []
+    return [
+        e.ExpectColumnValuesToBeBetween(
+            column=LENGTH,
+            min_value=contract.min_length,
+            max_value=contract.max_length,
+        )
+    ]
+
+
 RULES: tuple[Callable[[Any, DataContract], list], ...] = (
     _label_rules,
     _size_rules,
     _class_rules,
     _shape_rules,
     _value_rules,
+    _length_rules,
 )

@@ -27,7 +27,8 @@ class DataConfig(_Section):
 
     source: str = Field(
         "sklearn:digits",
-        description="sklearn:digits, or a path to a .csv .tsv .parquet .npz file",
+        description="sklearn:digits, a .csv .tsv .parquet .npz file, "
+        "or an image folder with one subfolder per class",
     )
     kind: Literal["image", "sequence", "text"] = "image"
     label: str = Field("label", description="label column (tables)")
@@ -37,6 +38,18 @@ class DataConfig(_Section):
     )
     image_size: list[PositiveInt] | None = Field(
         None, description="image folders: resize to (height, width)"
+    )
+    sequence_id: str | None = Field(
+        None, description="long-format sequence tables: the column naming each series"
+    )
+    step: str | None = Field(
+        None, description="long-format sequence tables: the column ordering steps"
+    )
+    text_length: PositiveInt = Field(
+        128, description="text: tokens kept per example (longer texts are cut)"
+    )
+    max_tokens: PositiveInt = Field(
+        20000, description="text: vocabulary size, learnt from the train split"
     )
     contract: str | None = Field(
         None,
@@ -51,6 +64,14 @@ class DataConfig(_Section):
         if self.image_shape is not None and len(self.image_shape) != 3:
             raise ValueError(
                 f"image_shape must be [height, width, channels], got {self.image_shape}"
+            )
+        if (self.sequence_id is None) != (self.step is None):
+            raise ValueError(
+                "long-format sequences need both sequence_id and step columns"
+            )
+        if self.image_size is not None and len(self.image_size) != 2:
+            raise ValueError(
+                f"image_size must be [height, width], got {self.image_size}"
             )
         if self.test_fraction + self.validation_fraction >= 0.9:
             raise ValueError(
@@ -69,6 +90,18 @@ class AugmentConfig(_Section):
     zoom: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
     translation: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
     contrast: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    jitter: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
+        0.0, description="sequences: Gaussian noise in units of each feature's std"
+    )
+    scaling: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
+        0.0, description="sequences: std of a random gain around 1 per series"
+    )
+    shift: Annotated[float, Field(ge=0.0, lt=1.0)] = Field(
+        0.0, description="sequences: time shift up to this fraction of the steps"
+    )
+    token_dropout: Annotated[float, Field(ge=0.0, lt=1.0)] = Field(
+        0.0, description="text: share of words dropped at random"
+    )
 
 
 class SearchConfig(_Section):

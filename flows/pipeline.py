@@ -14,12 +14,11 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from flows.config import PipelineConfig
-from model_builders import InputSpec
 from tasks.augment import build_augmenter, make_datasets_task
 from tasks.evaluate import evaluate_model_task
 from tasks.load import load_dataset_task, to_examples_task
 from tasks.model_card import leaderboard_rows, render_model_card
-from tasks.preprocess import fit_preprocessing_task
+from tasks.preprocess import Preprocessing, fit_preprocessing_task
 from tasks.publish import PublishResult, publish_version_task
 from tasks.search import run_search_task
 from tasks.split import split_examples_task
@@ -46,7 +45,14 @@ def automl_pipeline(config: PipelineConfig) -> PipelineResult:
     logger.info("run %s: outputs in %s", run_id, run_dir)
     data = config.data
 
-    raw = load_dataset_task(data.source)
+    raw = load_dataset_task(
+        data.source,
+        kind=data.kind,
+        label=data.label,
+        sequence_id=data.sequence_id,
+        step=data.step,
+        image_size=data.image_size,
+    )
     contract = resolve_contract(
         config.name,
         data.source,
@@ -60,35 +66,47 @@ def automl_pipeline(config: PipelineConfig) -> PipelineResult:
         contract,
         data_docs_dir=run_dir / "data_docs",
         label=data.label,
+        text_column=data.text_column,
         image_shape=data.image_shape,
     )
-    logger.info("contract %r passed: %s", contract.name, report.summary())
+    logger.info("%s", report.summary())
 
-    examples = to_examples_task(raw, label=data.label, image_shape=data.image_shape)
+    examples = to_examples_task(
+        raw,
+        label=data.label,
+        text_column=data.text_column,
+        image_shape=data.image_shape,
+    )
     splits = split_examples_task(
         examples,
         test_fraction=data.test_fraction,
         validation_fraction=data.validation_fraction,
         seed=config.seed,
     )
-    preprocessing = fit_preprocessing_task(splits.x_train)
-    augmenter = (
-        build_augmenter(data.kind, seed=config.seed, **_augment_options(config))
-        if config.augment.enabled
-        else None
+    preprocessing = fit_preprocessing_task(
+        splits.x_train,
+        kind=data.kind,
+        max_tokens=data.max_tokens,
+        text_length=data.text_length,
     )
+    augmenter = None
+    if config.augment.enabled:
+        augmenter = build_augmenter(
+            data.kind,
+            feature_std=_feature_std(preprocessing),
+            seed=config.seed,
+            **config.augment.model_dump(exclude={"enabled"}),
+        )
     datasets = make_datasets_task(
         splits,
         batch_size=config.search.batch_size,
         augmenter=augmenter,
         seed=config.seed,
     )
-    input_spec = InputSpec(kind=data.kind, shape=tuple(splits.x_train.shape[1:]))
     search = run_search_task(
         datasets,
-        input_spec,
-        splits.num_classes,
         preprocessing,
+        splits.num_classes,
         tuner_dir=run_dir / "tuner",
         tensorboard_dir=run_dir / "tensorboard",
         seed=config.seed,
@@ -113,7 +131,7 @@ def automl_pipeline(config: PipelineConfig) -> PipelineResult:
         "source": data.source,
         "kind": data.kind,
         "num_rows": raw.num_rows,
-        "input_shape": list(input_spec.shape),
+        "input_shape": list(preprocessing.input_shape),
         "num_train": len(splits.x_train),
         "num_validation": len(splits.x_val),
         "num_test": len(splits.x_test),
@@ -176,5 +194,7 @@ def _run_id() -> str:
     return f"{stamp}-{suffix}"
 
 
-def _augment_options(config: PipelineConfig) -> dict:
-    return config.augment.model_dump(exclude={"enabled"})
+def _feature_std(preprocessing: Preprocessing) -> list[float] | None:
+    if preprocessing.variance is None:
+        return None
+    return [variance**0.5 for variance in preprocessing.variance]

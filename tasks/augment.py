@@ -7,6 +7,7 @@ test data are never touched.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import keras
@@ -26,6 +27,9 @@ class Datasets:
     num_train: int
 
 
+Augmenter = Callable[[tf.Tensor], tf.Tensor]
+
+
 def build_augmenter(
     kind: str,
     flip: str = "none",
@@ -33,16 +37,48 @@ def build_augmenter(
     zoom: float = 0.0,
     translation: float = 0.0,
     contrast: float = 0.0,
+    jitter: float = 0.0,
+    scaling: float = 0.0,
+    shift: float = 0.0,
+    token_dropout: float = 0.0,
+    feature_std: list[float] | None = None,
     seed: int = 0,
-) -> keras.Sequential | None:
-    """Keras preprocessing layers for the enabled image transforms, or None.
+) -> Augmenter | None:
+    """A batch transform for the enabled augmentations of `kind`, or None.
 
     Transforms are opt-in: a flip turns a 6 into a 9, so nothing is applied
-    unless the config asks for it. Sequences and text get their own
-    augmentation in a later stage of the project; for them this returns None.
+    unless the config asks for it.
+
+    Args:
+        kind: `image`, `sequence` or `text`; options of other kinds are ignored.
+        flip, rotation, zoom, translation, contrast: image transforms (Keras
+            preprocessing layers; rotation in fractions of a full turn).
+        jitter: sequences: Gaussian noise, in units of each feature's std.
+        scaling: sequences: std of a per-series random gain around 1.
+        shift: sequences: shift in time by up to this fraction of the steps,
+            filling with NaN (padding, masked by the model).
+        token_dropout: texts: the share of words dropped at random.
+        feature_std: sequences: per-feature std of the training data.
+        seed: seeds every random transform.
     """
-    if kind != "image":
-        return None
+    if kind == "image":
+        return _image_augmenter(flip, rotation, zoom, translation, contrast, seed)
+    if kind == "sequence" and (jitter or scaling or shift):
+        std = tf.constant(feature_std or [1.0], dtype="float32")
+        return lambda x: _augment_sequences(x, jitter, scaling, shift, std, seed)
+    if kind == "text" and token_dropout:
+        return lambda x: _drop_tokens(x, token_dropout, seed)
+    return None
+
+
+def _image_augmenter(
+    flip: str,
+    rotation: float,
+    zoom: float,
+    translation: float,
+    contrast: float,
+    seed: int,
+) -> keras.Sequential | None:
     layers: list[keras.layers.Layer] = []
     if flip != "none":
         mode = "horizontal_and_vertical" if flip == "both" else flip
@@ -65,13 +101,46 @@ def build_augmenter(
         layers.append(keras.layers.RandomContrast(contrast, seed=seed + 4))
     if not layers:
         return None
-    return keras.Sequential(layers, name="augment")
+    model = keras.Sequential(layers, name="augment")
+    return lambda x: model(x, training=True)
+
+
+def _augment_sequences(
+    x: tf.Tensor,
+    jitter: float,
+    scaling: float,
+    shift: float,
+    std: tf.Tensor,
+    seed: int,
+) -> tf.Tensor:
+    """Jitter, scale and shift a batch (B, T, F); NaN padding stays NaN."""
+    batch, steps = tf.shape(x)[0], tf.shape(x)[1]
+    if jitter:
+        x = x + tf.random.normal(tf.shape(x), seed=seed) * jitter * std
+    if scaling:
+        x = x * tf.random.normal([batch, 1, 1], 1.0, scaling, seed=seed + 1)
+    if shift:
+        max_shift = tf.maximum(1, tf.cast(tf.cast(steps, "float32") * shift, "int32"))
+        offset = tf.random.uniform([], -max_shift, max_shift + 1, "int32", seed + 2)
+        rolled = tf.roll(x, offset, axis=1)
+        index = tf.range(steps)
+        wrapped = tf.logical_or(index < offset, index >= steps + offset)
+        x = tf.where(wrapped[None, :, None], tf.constant(np.nan, x.dtype), rolled)
+    return x
+
+
+def _drop_tokens(texts: tf.Tensor, rate: float, seed: int) -> tf.Tensor:
+    """Drop each whitespace-separated word with probability `rate`."""
+    words = tf.strings.split(texts)
+    keep = tf.random.uniform(tf.shape(words.flat_values), seed=seed) >= rate
+    kept = tf.ragged.boolean_mask(words, words.with_flat_values(keep))
+    return tf.strings.reduce_join(kept, axis=-1, separator=" ")
 
 
 def make_datasets(
     splits: Splits,
     batch_size: int = 32,
-    augmenter: keras.Sequential | None = None,
+    augmenter: Augmenter | None = None,
     seed: int = 0,
 ) -> Datasets:
     """Build the train and validation pipelines once per run, not per trial."""
@@ -79,7 +148,8 @@ def make_datasets(
 
     def one_hot(x: np.ndarray, y: np.ndarray) -> tf.data.Dataset:
         labels = keras.utils.to_categorical(y, num_classes).astype("float32")
-        return tf.data.Dataset.from_tensor_slices((x.astype("float32"), labels))
+        inputs = x.astype(str) if x.dtype.kind in "OUS" else x.astype("float32")
+        return tf.data.Dataset.from_tensor_slices((inputs, labels))
 
     train = (
         one_hot(splits.x_train, splits.y_train)
@@ -89,7 +159,7 @@ def make_datasets(
     )
     if augmenter is not None:
         train = train.map(
-            lambda x, y: (augmenter(x, training=True), y),
+            lambda x, y: (augmenter(x), y),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
     validation = one_hot(splits.x_val, splits.y_val).batch(256).cache()

@@ -7,6 +7,7 @@ loads, so the data contract (not a loader crash) reports what is wrong.
 
 from __future__ import annotations
 
+import csv
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,17 +16,25 @@ import numpy as np
 import pandas as pd
 
 from tasks.errors import DataError
+from tasks.images import read_image_folder
 from tasks.stage import stage
 
 TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t"}
-SUPPORTED = "sklearn:digits, or a .csv, .tsv, .parquet or .npz file"
+SUPPORTED = (
+    "sklearn:digits, a .csv, .tsv, .parquet or .npz file, or an image folder "
+    "with one subfolder per class"
+)
 
 
 @dataclass(frozen=True)
 class RawData:
-    """A data source as read: a table, or arrays (with an optional kept test split)."""
+    """A data source as read: a table, or arrays (maybe with a kept test split).
+
+    `y` is None when the labels could not be found, so the contract says so.
+    """
 
     source: str
+    kind: str
     table: pd.DataFrame | None = None
     x: np.ndarray | None = None
     y: np.ndarray | None = None
@@ -49,12 +58,24 @@ class Examples:
     y_test: np.ndarray | None = None
 
 
-def load_dataset(source: str) -> RawData:
+def load_dataset(
+    source: str,
+    kind: str = "image",
+    label: str = "label",
+    sequence_id: str | None = None,
+    step: str | None = None,
+    image_size: list[int] | None = None,
+) -> RawData:
     """Read `source` without judging its content (the contract does that).
 
     Args:
-        source: `sklearn:digits`, or a path to a `.csv`, `.tsv`, `.parquet` or
-            `.npz` file.
+        source: `sklearn:digits`, a `.csv`/`.tsv`/`.parquet`/`.npz` file, or
+            a folder of images with one subfolder per class.
+        kind: `image`, `sequence` or `text`.
+        label: the label column of tables.
+        sequence_id: long-format sequence tables: the column naming each series.
+        step: long-format sequence tables: the column ordering the steps.
+        image_size: image folders: resize every image to (height, width).
 
     Raises:
         DataError: the source does not exist, has an unsupported format, or
@@ -65,7 +86,7 @@ def load_dataset(source: str) -> RawData:
 
         digits = load_digits()
         x = digits.images.astype("float32")[..., np.newaxis]
-        return RawData(source=source, x=x, y=digits.target.astype("int64"))
+        return RawData(source, kind, x=x, y=digits.target.astype("int64"))
     if source.startswith("sklearn:"):
         raise DataError(
             f"Received data.source {source!r}; the only built-in dataset is "
@@ -77,11 +98,18 @@ def load_dataset(source: str) -> RawData:
             f"Data source {source!r} does not exist. Point data.source at an "
             f"existing file: {SUPPORTED}."
         )
+    if path.is_dir():
+        x, y = read_image_folder(path, image_size)
+        return RawData(source, kind, x=x, y=y)
     suffix = path.suffix.lower()
     if suffix == ".npz":
-        return _read_npz(path)
+        return _read_npz(path, kind)
     if suffix in TABLE_SUFFIXES or suffix == ".parquet":
-        return RawData(source=source, table=_read_table(path, suffix))
+        table = _read_table(path, suffix)
+        if kind == "sequence" and sequence_id is not None:
+            x, y = long_table_to_sequences(table, sequence_id, step, label)
+            return RawData(source, kind, x=x, y=y)
+        return RawData(source, kind, table=table)
     raise DataError(
         f"Data source {source!r} has the unsupported format {suffix or '(none)'!r}; "
         f"expected {SUPPORTED}. Convert the file, or rename it if the suffix is wrong."
@@ -93,7 +121,9 @@ def _read_table(path: Path, suffix: str) -> pd.DataFrame:
         if suffix == ".parquet":
             table = pd.read_parquet(path)
         else:
-            table = pd.read_csv(path, sep=TABLE_SUFFIXES[suffix])
+            # TSV has no quoting convention: a quote is part of the text.
+            quoting = csv.QUOTE_NONE if suffix == ".tsv" else csv.QUOTE_MINIMAL
+            table = pd.read_csv(path, sep=TABLE_SUFFIXES[suffix], quoting=quoting)
     except pd.errors.EmptyDataError:
         raise DataError(
             f"{path} is empty; expected a header row and at least one example."
@@ -108,7 +138,7 @@ def _read_table(path: Path, suffix: str) -> pd.DataFrame:
     return table
 
 
-def _read_npz(path: Path) -> RawData:
+def _read_npz(path: Path, kind: str) -> RawData:
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}
@@ -121,44 +151,102 @@ def _read_npz(path: Path) -> RawData:
     keys = set(arrays)
     if {"x_train", "y_train", "x_test", "y_test"} <= keys:
         return RawData(
-            source=str(path),
-            x=arrays["x_train"],
+            str(path),
+            kind,
+            x=_with_channel_axis(arrays["x_train"], kind),
             y=arrays["y_train"],
-            x_test=arrays["x_test"],
+            x_test=_with_channel_axis(arrays["x_test"], kind),
             y_test=arrays["y_test"],
         )
     if {"x", "y"} <= keys:
-        return RawData(source=str(path), x=arrays["x"], y=arrays["y"])
+        x = _with_channel_axis(arrays["x"], kind)
+        return RawData(str(path), kind, x=x, y=arrays["y"])
     raise DataError(
         f"{path} holds the arrays {sorted(keys)}; expected 'x' and 'y', or "
         "'x_train', 'y_train', 'x_test' and 'y_test'. Re-save it with those names."
     )
 
 
+def _with_channel_axis(x: np.ndarray, kind: str) -> np.ndarray:
+    """Grey images (N, H, W) get a channel axis; univariate series (N, T) a feature."""
+    if (kind == "image" and x.ndim == 3) or (kind == "sequence" and x.ndim == 2):
+        return x[..., np.newaxis]
+    return x
+
+
+def long_table_to_sequences(
+    table: pd.DataFrame, sequence_id: str, step: str | None, label: str
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Pivot a long table (one row per step) to NaN-padded arrays (N, T, F).
+
+    Every column but the id, the step and the label is a feature. Labels come
+    from each series' first row; None when the label column is absent.
+
+    Raises:
+        DataError: the id or step column is missing, or a series has two labels.
+    """
+    missing = [c for c in (sequence_id, step) if c not in table.columns]
+    if missing:
+        raise DataError(
+            f"The long-format sequence table has no column(s) {missing}; its "
+            f"columns are {list(table.columns)}. Set data.sequence_id and data.step "
+            "to the columns naming each series and ordering its steps."
+        )
+    features = [c for c in table.columns if c not in (sequence_id, step, label)]
+    ordered = table.sort_values([sequence_id, step], kind="stable")
+    groups = ordered.groupby(sequence_id, sort=False)
+    numeric = ordered[features].apply(pd.to_numeric, errors="coerce")
+    values = numeric.to_numpy(dtype="float32", na_value=np.nan)
+    sizes = groups.size().to_numpy()
+    x = np.full((len(sizes), int(sizes.max()), len(features)), np.nan, "float32")
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    for row, (start, size) in enumerate(zip(starts, sizes, strict=True)):
+        x[row, :size] = values[start : start + size]
+    if label not in table.columns:
+        return x, None
+    labels_per_series = groups[label].nunique(dropna=False)
+    mixed = labels_per_series[labels_per_series > 1]
+    if len(mixed):
+        raise DataError(
+            f"Series {list(mixed.index[:5])} carry more than one label in column "
+            f"{label!r}; expected one label per series. Fix those rows."
+        )
+    return x, groups[label].first().to_numpy()
+
+
 def to_examples(
-    raw: RawData, label: str = "label", image_shape: list[int] | None = None
+    raw: RawData,
+    label: str = "label",
+    text_column: str = "text",
+    image_shape: list[int] | None = None,
 ) -> Examples:
     """Turn validated raw data into input arrays and label arrays.
 
     Args:
         raw: the loaded data.
         label: the label column, for tables.
+        text_column: the text column, for text tables.
         image_shape: for tables of pixel columns, the (height, width, channels)
             each row is reshaped to.
 
     Raises:
-        DataError: a table without `image_shape`, or arrays whose counts of
-            inputs and labels differ.
+        DataError: the table cannot become examples of its kind, or inputs
+            and labels differ in number.
     """
     if raw.table is not None:
-        if image_shape is None:
-            raise DataError(
-                f"{raw.source} is a table of pixel columns, but data.image_shape "
-                "is not set. Set it to [height, width, channels]."
-            )
         y = raw.table[label].to_numpy()
-        pixels = raw.table.drop(columns=[label]).to_numpy(dtype="float32")
-        return Examples(x=pixels.reshape(-1, *image_shape), y=y)
+        if raw.kind == "text":
+            texts = raw.table[text_column].astype(str).to_numpy(dtype=object)
+            return Examples(x=texts, y=y)
+        if raw.kind == "image" and image_shape is not None:
+            pixels = raw.table.drop(columns=[label]).to_numpy(dtype="float32")
+            return Examples(x=pixels.reshape(-1, *image_shape), y=y)
+        raise DataError(
+            f"{raw.source} is a table, but the config does not say how to read "
+            f"{raw.kind} examples from it. For images set data.image_shape; for "
+            "sequences set data.sequence_id and data.step; for text set "
+            "data.kind: text and data.text_column."
+        )
     pairs = [(raw.x, raw.y, "x", "y")]
     if raw.x_test is not None:
         pairs.append((raw.x_test, raw.y_test, "x_test", "y_test"))
@@ -168,10 +256,11 @@ def to_examples(
                 f"{raw.source}: {x_name} has {len(x)} examples but {y_name} has "
                 f"{len(y)} labels; expected one label per example."
             )
+    dtype = object if raw.kind == "text" else "float32"
     return Examples(
-        x=raw.x.astype("float32"),
+        x=raw.x.astype(dtype),
         y=raw.y,
-        x_test=None if raw.x_test is None else raw.x_test.astype("float32"),
+        x_test=None if raw.x_test is None else raw.x_test.astype(dtype),
         y_test=raw.y_test,
     )
 

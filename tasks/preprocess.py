@@ -1,7 +1,8 @@
-"""Preprocess stage: statistics fitted on the training split only.
+"""Preprocess stage: statistics and vocabularies fitted on the training split only.
 
-They become a `Normalization` layer inside the model, so the published model
-takes raw inputs and serving needs no separate preprocessing step.
+They become layers inside the model (a `Normalization`, or a
+`TextVectorization` for text), so the published model takes raw inputs and
+serving needs no separate preprocessing step.
 """
 
 from __future__ import annotations
@@ -11,34 +12,86 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
+from model_builders import InputSpec
 from tasks.stage import stage
 
 
 @dataclass(frozen=True)
 class Preprocessing:
-    """Per-channel (images) or per-feature (sequences) mean and variance."""
+    """What the model does to raw inputs before a family's body sees them.
 
-    mean: list[float]
-    variance: list[float]
+    Attributes:
+        kind: the data kind.
+        input_shape: the raw per-example shape (`()` for a text string).
+        mean, variance: per-channel or per-feature statistics (images, sequences).
+        vocabulary: the tokens learnt from the training texts (text).
+        text_length: tokens kept per text (text).
+    """
+
+    kind: str
+    input_shape: tuple[int, ...]
+    mean: list[float] | None = None
+    variance: list[float] | None = None
+    vocabulary: list[str] | None = None
+    text_length: int | None = None
+
+    def inputs(self) -> keras.KerasTensor:
+        """The model's raw input: floats, or one string per example."""
+        dtype = "string" if self.kind == "text" else "float32"
+        return keras.Input(shape=self.input_shape, dtype=dtype, name="inputs")
 
     def layer(self) -> keras.layers.Layer:
-        """A fresh, serialisable normalisation layer with the fitted statistics."""
+        """A fresh, serialisable layer applying the fitted preprocessing."""
+        if self.kind == "text":
+            return keras.layers.TextVectorization(
+                vocabulary=self.vocabulary,
+                output_sequence_length=self.text_length,
+                name="vectorize",
+            )
         return keras.layers.Normalization(
             axis=-1, mean=self.mean, variance=self.variance, name="normalize"
         )
 
+    @property
+    def input_spec(self) -> InputSpec:
+        """What a family's body receives after this preprocessing."""
+        if self.kind == "text":
+            # Token ids: 0 is padding, 1 out-of-vocabulary, then the vocabulary.
+            return InputSpec(
+                kind="text",
+                shape=(self.text_length,),
+                vocab_size=len(self.vocabulary) + 2,
+            )
+        return InputSpec(kind=self.kind, shape=self.input_shape)
 
-def fit_preprocessing(x_train: np.ndarray) -> Preprocessing:
-    """Fit normalisation statistics over every axis but the last.
 
-    NaN (padding) is ignored; a constant channel gets variance 1 so it is not
-    divided by zero.
+def fit_preprocessing(
+    x_train: np.ndarray,
+    kind: str = "image",
+    max_tokens: int = 20000,
+    text_length: int = 128,
+) -> Preprocessing:
+    """Fit preprocessing on the training inputs.
+
+    Images and sequences get mean and variance over every axis but the last
+    (NaN padding ignored; a constant channel gets variance 1, not a division
+    by zero). Texts get a vocabulary of at most `max_tokens` tokens.
     """
+    input_shape = tuple(x_train.shape[1:])
+    if kind == "text":
+        vectorizer = keras.layers.TextVectorization(max_tokens=max_tokens)
+        vectorizer.adapt(np.asarray(x_train, dtype=object))
+        vocabulary = [str(token) for token in vectorizer.get_vocabulary()[2:]]
+        return Preprocessing(
+            kind, input_shape, vocabulary=vocabulary, text_length=text_length
+        )
     flat = x_train.reshape(-1, x_train.shape[-1]).astype("float64")
     mean = np.nan_to_num(np.nanmean(flat, axis=0))
     variance = np.nan_to_num(np.nanvar(flat, axis=0))
     variance[variance < 1e-12] = 1.0
-    return Preprocessing(mean=mean.tolist(), variance=variance.tolist())
+    return Preprocessing(
+        kind, input_shape, mean=mean.tolist(), variance=variance.tolist()
+    )
 
 
 fit_preprocessing_task = stage("preprocess")(fit_preprocessing)

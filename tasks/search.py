@@ -17,7 +17,7 @@ from pathlib import Path
 import keras
 import keras_tuner as kt
 
-from model_builders import BUILDERS, InputSpec
+from model_builders import BUILDERS
 from tasks.augment import Datasets
 from tasks.errors import ConfigError, SearchError
 from tasks.preprocess import Preprocessing
@@ -50,13 +50,11 @@ class PipelineHyperModel(kt.HyperModel):
 
     def __init__(
         self,
-        input_spec: InputSpec,
-        num_classes: int,
         preprocessing: Preprocessing,
+        num_classes: int,
         families: list[str],
     ):
         super().__init__(name="automl")
-        self.input_spec = input_spec
         self.num_classes = num_classes
         self.preprocessing = preprocessing
         self.families = families
@@ -64,11 +62,12 @@ class PipelineHyperModel(kt.HyperModel):
     def build(self, hp: kt.HyperParameters) -> keras.Model:
         family = hp.Choice("family", self.families, default=self.families[0])
         with hp.conditional_scope("family", [family]):
-            body = BUILDERS[family](hp, self.input_spec, self.num_classes)
+            spec = self.preprocessing.input_spec
+            body = BUILDERS[family](hp, spec, self.num_classes)
         learning_rate = hp.Float(
             "learning_rate", 1e-4, 1e-2, sampling="log", default=2e-3
         )
-        inputs = keras.Input(shape=self.input_spec.shape, name="inputs")
+        inputs = self.preprocessing.inputs()
         outputs = body(self.preprocessing.layer()(inputs))
         model = keras.Model(inputs, outputs, name=f"automl_{family}")
         compile_model(model, learning_rate)
@@ -136,9 +135,8 @@ def _budgeted(tuner_class: type[kt.Tuner]) -> type[kt.Tuner]:
 
 def run_search(
     datasets: Datasets,
-    input_spec: InputSpec,
-    num_classes: int,
     preprocessing: Preprocessing,
+    num_classes: int,
     tuner_dir: str | Path,
     tensorboard_dir: str | Path,
     families: list[str] = ("cnn",),
@@ -155,9 +153,8 @@ def run_search(
 
     Args:
         datasets: train and validation pipelines (the test split never enters).
-        input_spec: the raw input's kind and shape.
+        preprocessing: fitted preprocessing, placed inside every model.
         num_classes: the number of classes.
-        preprocessing: fitted normalisation, placed inside every model.
         tuner_dir: the Keras Tuner project folder (trials, checkpoints).
         tensorboard_dir: one folder per trial with scalars and HParams.
         families: names in `model_builders.BUILDERS`.
@@ -184,7 +181,7 @@ def run_search(
     if tuner not in TUNERS:
         raise ConfigError(f"search.tuner received {tuner!r}; expected {list(TUNERS)}.")
     direction = "min" if objective == "val_loss" else "max"
-    hypermodel = PipelineHyperModel(input_spec, num_classes, preprocessing, families)
+    hypermodel = PipelineHyperModel(preprocessing, num_classes, families)
     common = dict(
         objective=kt.Objective(objective, direction=direction),
         seed=seed,
@@ -204,8 +201,8 @@ def run_search(
         raise SearchError(
             f"The search space could not be built ({type(exc).__name__}: {exc}). "
             f"Expected every family in {families} to build a model for "
-            f"{input_spec}. Check the data shape and the families, or run with "
-            "--debug."
+            f"{preprocessing.input_spec}. Check the data shape and the families, "
+            "or run with --debug."
         ) from exc
     started = time.monotonic()
     deadline = started + time_budget_minutes * 60.0

@@ -14,9 +14,11 @@ from data_contracts import (
     load_contract,
     profile_arrays,
     profile_pixel_table,
+    profile_sequences,
+    profile_texts,
     validate_frame,
 )
-from tasks.errors import ConfigError
+from tasks.errors import ConfigError, DataError
 from tasks.load import RawData
 from tasks.stage import stage
 
@@ -65,14 +67,42 @@ def resolve_contract(
 
 
 def profile_raw(
-    raw: RawData, label: str = "label", image_shape: list[int] | None = None
+    raw: RawData,
+    label: str = "label",
+    text_column: str = "text",
+    image_shape: list[int] | None = None,
 ) -> pd.DataFrame:
-    """The table the contract checks: one profile row per example."""
+    """The table the contract checks: one profile row per example.
+
+    Raises:
+        DataError: a table lacks what its kind needs to be read at all (the
+            text column, or the long-format sequence columns).
+    """
     if raw.table is not None:
-        return profile_pixel_table(raw.table, label, image_shape or [])
-    frames = [profile_arrays(raw.x, raw.y, label=label)]
+        table = raw.table
+        labels = table[label] if label in table.columns else None
+        if raw.kind == "text":
+            if text_column not in table.columns:
+                raise DataError(
+                    f"{raw.source} has no text column {text_column!r}; its columns "
+                    f"are {list(table.columns)}. Set data.text_column."
+                )
+            return profile_texts(table[text_column], labels, label=label)
+        if raw.kind == "sequence":
+            raise DataError(
+                f"{raw.source} is a table of sequences, but data.sequence_id and "
+                "data.step are not set. Set them to the columns naming each "
+                "series and ordering its steps (one row per step)."
+            )
+        return profile_pixel_table(table, label, image_shape or [])
+    profile = {
+        "image": profile_arrays,
+        "sequence": profile_sequences,
+        "text": profile_texts,
+    }[raw.kind]
+    frames = [profile(raw.x, raw.y, label=label)]
     if raw.x_test is not None:
-        frames.append(profile_arrays(raw.x_test, raw.y_test, label=label))
+        frames.append(profile(raw.x_test, raw.y_test, label=label))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -81,10 +111,13 @@ def validate_data(
     contract: DataContract,
     data_docs_dir: str | Path,
     label: str = "label",
+    text_column: str = "text",
     image_shape: list[int] | None = None,
 ) -> ValidationReport:
     """Profile the raw data and validate it; raises `ContractViolation` on failure."""
-    frame = profile_raw(raw, label=label, image_shape=image_shape)
+    frame = profile_raw(
+        raw, label=label, text_column=text_column, image_shape=image_shape
+    )
     return validate_frame(frame, contract, data_docs_dir=data_docs_dir)
 
 

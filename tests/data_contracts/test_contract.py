@@ -139,8 +139,9 @@ def test_compile_suite_checks_the_profile_columns(contract):
     ]
 
 
-def test_compile_suite_skips_array_checks_for_text():
+def test_compile_suite_checks_texts_but_not_array_values():
     suite = compile_suite(default_contract("reviews", "text"))
 
     columns = {getattr(e, "column", None) for e in suite.expectations}
-    assert columns == {"label", None}
+    # Missing and empty texts are checked; shapes and value ranges are not.
+    assert columns == {"label", None, "nan_count", "length"}

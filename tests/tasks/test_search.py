@@ -5,15 +5,12 @@ import numpy as np
 import pytest
 
 import model_builders
-from model_builders import InputSpec
 from tasks.augment import make_datasets
 from tasks.errors import ConfigError, SearchError
 from tasks.load import Examples
 from tasks.preprocess import fit_preprocessing
 from tasks.search import run_search
 from tasks.split import split_examples
-
-SPEC = InputSpec(kind="image", shape=(8, 8, 1))
 
 
 @pytest.fixture
@@ -33,9 +30,8 @@ def _search(prepared, tmp_path, **options):
     settings.update(options)
     return run_search(
         datasets,
-        SPEC,
-        splits.num_classes,
         preprocessing,
+        splits.num_classes,
         tuner_dir=tmp_path / "tuner",
         tensorboard_dir=tmp_path / "tb",
         **settings,
