@@ -7,6 +7,9 @@ violated, 1 anything else. `--debug` shows the traceback instead.
 
 from __future__ import annotations
 
+import os
+import sys
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -68,9 +71,34 @@ def run(
 
 
 def _run_flow(config: PipelineConfig):
+    _import_tensorflow_quietly()
     from flows.pipeline import automl_pipeline
 
     return automl_pipeline(config)
+
+
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow and probe devices with native stderr captured.
+
+    TensorFlow's C++ runtime prints start-up notices (oneDNN, CUDA probing)
+    before its log level applies; they are noise on a CLI. They are replayed
+    if the import fails, so nothing useful is lost.
+    """
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()
+        except BaseException:
+            os.dup2(saved, 2)
+            captured.seek(0)
+            sys.stderr.write(captured.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 class _reported_errors:

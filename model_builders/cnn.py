@@ -6,6 +6,7 @@ import keras
 import keras_tuner as kt
 
 from model_builders.input_spec import InputSpec
+from model_builders.layers import MaskNaN
 
 
 def build(hp: kt.HyperParameters, input_spec: InputSpec, num_classes: int):
@@ -35,6 +36,10 @@ def build(hp: kt.HyperParameters, input_spec: InputSpec, num_classes: int):
     if input_spec.kind == "text":
         embed_dim = hp.Choice("cnn/embedding_dim", [32, 64, 128], default=64)
         x = keras.layers.Embedding(input_spec.vocab_size, embed_dim)(x)
+    elif input_spec.kind == "sequence":
+        # NaN-padded steps become zeros. Convolutions cannot use a mask, so
+        # none is emitted (Keras would warn that Conv1D drops it).
+        x = MaskNaN(emit_mask=False)(x)
     two_d = input_spec.kind == "image"
     conv = keras.layers.Conv2D if two_d else keras.layers.Conv1D
     pool = keras.layers.MaxPooling2D if two_d else keras.layers.MaxPooling1D

@@ -48,8 +48,8 @@ def render_model_card(
         f"# Model card: {name}",
         "",
         f"Created {datetime.now(UTC).isoformat(timespec='seconds')} by run "
-        f"`{run_id}`. Takes raw inputs of shape {data['input_shape']}; "
-        f"outputs one probability per class, in the order of `labels` below.",
+        f"`{run_id}`. Takes {_raw_inputs(data)}; outputs one probability per "
+        "class, in the order of the classes below.",
         "",
         "## Data",
         "",
@@ -111,6 +111,15 @@ def render_model_card(
         "",
     ]
     return "\n".join(lines)
+
+
+def _raw_inputs(data: dict) -> str:
+    if data["kind"] == "text":
+        return "raw strings (one per example)"
+    shape = tuple(data["input_shape"])
+    if data["kind"] == "sequence":
+        return f"raw series of shape {shape}, NaN-padded at the end when shorter"
+    return f"raw, unscaled pixels of shape {shape}"
 
 
 def _device() -> str:
