@@ -10,12 +10,16 @@ mechanism::
 Great Expectations is imported lazily, on the first compile or validation.
 """
 
+from data_contracts.bootstrap import contract_yaml, infer_contract
 from data_contracts.contract import (
+    ColumnSpec,
     DataContract,
+    DriftThresholds,
     builtin_contract,
     default_contract,
     load_contract,
 )
+from data_contracts.drift import data_profile, drift_outcomes
 from data_contracts.errors import ContractError, ContractViolation
 from data_contracts.profile import (
     profile_arrays,
@@ -28,13 +32,19 @@ from data_contracts.suite import compile_suite
 from data_contracts.validate import validate_frame
 
 __all__ = [
+    "ColumnSpec",
     "ContractError",
     "ContractViolation",
     "DataContract",
+    "DriftThresholds",
     "ExpectationOutcome",
     "ValidationReport",
     "builtin_contract",
     "compile_suite",
+    "contract_yaml",
+    "infer_contract",
+    "data_profile",
+    "drift_outcomes",
     "default_contract",
     "load_contract",
     "profile_arrays",

@@ -17,13 +17,55 @@ _BUILTIN_NAME = re.compile(r"[a-z0-9_-]+")
 DEFAULT_SOURCE = "default from pipeline config"
 
 
+ColumnType = Literal["integer", "number", "string", "boolean"]
+
+
+class ColumnSpec(BaseModel):
+    """One field of a table: its type, whether it may be missing, its range.
+
+    Example:
+        >>> ColumnSpec(type="number", nullable=False, min_value=0, max_value=1)
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: ColumnType | None = None
+    nullable: bool = False
+    min_value: float | None = None
+    max_value: float | None = None
+
+
+class DriftThresholds(BaseModel):
+    """How far new data may move from the champion's training data.
+
+    Args:
+        label_shift: the largest change allowed in any label's share of the
+            rows, in absolute terms (0.1 = ten percentage points).
+        feature_psi: the largest population stability index allowed for any
+            profiled statistic (0.1 small, 0.25 large, by common practice).
+        action: `warn` records and prints the drift; `fail` stops the run.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    label_shift: float | None = Field(default=0.1, gt=0.0, le=1.0)
+    feature_psi: float | None = Field(default=0.25, gt=0.0)
+    action: Literal["warn", "fail"] = "warn"
+
+
 class DataContract(BaseModel):
     """What valid data looks like for one dataset; compiles to a GE suite.
 
     Array data (images, sequences) is checked through its per-example profile
     table (see `profile_arrays`), so `label`, the shape and the value range
-    are columns of that table. New checks are new optional fields with a
-    default that keeps today's behaviour, plus one rule in `suite.py`.
+    are columns of that table. Tables (texts, pixel columns) also have their
+    `columns` checked as they are: presence, type, nulls, range.
+    `max_imbalance` is the largest allowed ratio of the biggest class to the
+    smallest; `duplicates` says what to do when more than
+    `max_duplicate_fraction` of the examples repeat an earlier one; `drift`
+    compares the data with the champion's training data. New checks are new
+    optional fields with a default that keeps today's behaviour, plus one
+    rule in `suite.py`.
 
     Example:
         >>> DataContract(name="digits", kind="image", labels=list(range(10)),
@@ -45,6 +87,13 @@ class DataContract(BaseModel):
     allow_nan: bool = False
     min_length: int | None = Field(default=None, ge=0)
     max_length: int | None = Field(default=None, ge=1)
+    num_features: int | None = Field(default=None, ge=1)
+    columns: dict[str, ColumnSpec] | None = None
+    allow_extra_columns: bool = True
+    max_imbalance: float | None = Field(default=None, ge=1.0)
+    duplicates: Literal["allow", "warn", "fail"] = "allow"
+    max_duplicate_fraction: float = Field(default=0.0, ge=0.0, lt=1.0)
+    drift: DriftThresholds | None = None
     source: str = "<default>"
 
     @model_validator(mode="after")
@@ -131,12 +180,14 @@ def default_contract(
     kind: str,
     label: str = "label",
     example_shape: list[int] | None = None,
+    text_column: str | None = None,
 ) -> DataContract:
     """The contract for a dataset without a contract file, built from its config.
 
     It asks for what every pipeline needs: the label present and non-null, no
     NaN, consistent example shapes (equal to `example_shape` when given), at
-    least two classes and at least one row; sequences and texts not empty.
+    least two classes and at least one row; sequences and texts not empty, a
+    text table's text column present. Drift from the champion's data warns.
 
     Raises:
         ContractError: the config values do not make a valid contract.
@@ -147,6 +198,8 @@ def default_contract(
         "label": label,
         "example_shape": list(example_shape) if example_shape else None,
         "min_length": 1 if kind in ("sequence", "text") else None,
+        "columns": {text_column: {"nullable": True}} if text_column else None,
+        "drift": {"action": "warn"},
         "source": DEFAULT_SOURCE,
     }
     return _build(fields, f"The default contract for '{name}'")

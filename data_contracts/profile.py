@@ -1,12 +1,15 @@
 """Per-example profile tables: one row per example, so one GE suite fits any kind.
 
 Columns: the label (when known), `shape` ("8x8x1"), `min`, `max`, `mean`
-(NaN-ignoring; NaN when every value is NaN) and `nan_count`. Sequences and
-texts add `length` (valid steps; characters).
+(NaN-ignoring; NaN when every value is NaN), `nan_count` (missing or
+not finite: no model trains on inf) and `digest` (a hash
+of the example's content, to find duplicates). Sequences and texts add
+`length` (valid steps; characters); sequences add `features` per step.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -18,6 +21,8 @@ MAX = "max"
 MEAN = "mean"
 NAN_COUNT = "nan_count"
 LENGTH = "length"
+FEATURES = "features"
+DIGEST = "digest"
 PROFILE_COLUMNS = (SHAPE, MIN, MAX, MEAN, NAN_COUNT)
 
 
@@ -51,8 +56,11 @@ def profile_arrays(
         width = int(np.prod(regular.shape[1:]))  # not -1: N may be 0
         values = _as_float(regular.reshape(len(regular), width))
         profile = _profile_rows(values, [shape] * len(regular))
+        profile[DIGEST] = _row_digests(values)
     else:
-        profile = _profile_ragged([np.asarray(example) for example in x])
+        examples = [np.asarray(example) for example in x]
+        profile = _profile_ragged(examples)
+        profile[DIGEST] = [_digest(_as_float(e).tobytes()) for e in examples]
     return _with_label(profile, y, label)
 
 
@@ -74,22 +82,51 @@ def profile_pixel_table(
     Returns:
         A DataFrame with the same index and columns as `profile_arrays`.
     """
-    pixels = frame.drop(columns=[label], errors="ignore")
-    numeric = pixels.apply(
-        lambda column: (
-            column
-            if pd.api.types.is_numeric_dtype(column)
-            else pd.to_numeric(column, errors="coerce")
-        )
-    )
-    values = numeric.to_numpy(dtype=float, na_value=np.nan)
+    values = numeric_values(frame.drop(columns=[label], errors="ignore"))
     width = values.shape[1]
     expected_width = int(np.prod(example_shape))
     shape = _shape_text(example_shape) if width == expected_width else f"{width} values"
     profile = _profile_rows(values, [shape] * len(frame))
+    profile[DIGEST] = _row_digests(values)
     profile.index = frame.index
     y = frame[label] if label in frame.columns else None
     return _with_label(profile, y, label)
+
+
+def numeric_values(frame: pd.DataFrame) -> np.ndarray:
+    """A table's cells as a float array (rows, columns); what is not a number is NaN.
+
+    Numbers and booleans are kept and text that spells a number ("2.5") is
+    parsed; other text, missing values and other types (dates, bytes that
+    are not digits) become NaN, so the no-NaN expectation reports them. The
+    pipeline reads pixel and feature columns with this too, so it trains on
+    exactly what the contract checked.
+    """
+    columns = [_numeric_column(frame.iloc[:, i]) for i in range(frame.shape[1])]
+    return np.column_stack(columns) if columns else np.empty((len(frame), 0))
+
+
+def _numeric_column(column: pd.Series) -> np.ndarray:
+    if pd.api.types.is_numeric_dtype(column):  # booleans too
+        return column.to_numpy(dtype=float, na_value=np.nan)
+    if not (
+        pd.api.types.is_object_dtype(column)
+        or pd.api.types.is_string_dtype(column)
+        or isinstance(column.dtype, pd.CategoricalDtype)
+    ):
+        return np.full(len(column), np.nan)  # dates, durations, intervals
+    try:
+        numbers = pd.to_numeric(column.astype(object), errors="coerce")
+    except (TypeError, ValueError):  # cells of types to_numeric cannot coerce
+        numbers = column.map(_number_or_nan, na_action="ignore")
+    return numbers.to_numpy(dtype=float, na_value=np.nan)
+
+
+def _number_or_nan(cell: object) -> float:
+    try:
+        return float(cell)
+    except (TypeError, ValueError):
+        return np.nan
 
 
 def profile_sequences(
@@ -105,22 +142,24 @@ def profile_sequences(
         y: N labels, or None to leave the label column out.
         label: name of the label column.
     """
-    values = _as_float(np.asarray(x))
-    if values.ndim != 3:
+    regular = _as_regular_array(x)
+    if regular is None or regular.ndim != 3:  # ragged or not (N, T, F)
         return profile_arrays(x, y, label)
+    values = _as_float(regular)
     steps = values.shape[1]
     empty_step = np.isnan(values).all(axis=2)  # (N, T)
-    # Length = index after the last step holding any value.
+    # Length = index after the last step holding any value (argmax needs T > 0).
     filled = ~empty_step
-    last = steps - np.argmax(filled[:, ::-1], axis=1)
+    last = steps - np.argmax(filled[:, ::-1], axis=1) if steps else 0
     length = np.where(filled.any(axis=1), last, 0)
     inside = np.arange(steps)[None, :] < length[:, None]  # (N, T)
-    interior_nan = (np.isnan(values) & inside[:, :, None]).sum(axis=(1, 2))
-    profile = _profile_rows(
-        values.reshape(len(values), -1), [_shape_text(values.shape[1:])] * len(values)
-    )
+    interior_nan = (~np.isfinite(values) & inside[:, :, None]).sum(axis=(1, 2))
+    flat = values.reshape(len(values), steps * values.shape[2])  # not -1: N may be 0
+    profile = _profile_rows(flat, [_shape_text(values.shape[1:])] * len(values))
     profile[NAN_COUNT] = interior_nan.astype(np.int64)
     profile[LENGTH] = length.astype(np.int64)
+    profile[FEATURES] = np.int64(values.shape[2])
+    profile[DIGEST] = _row_digests(flat)
     return _with_label(profile, y, label)
 
 
@@ -138,9 +177,20 @@ def profile_texts(
             SHAPE: "text",
             LENGTH: lengths.astype(np.int64),
             NAN_COUNT: missing.astype(np.int64),
+            DIGEST: series.map(lambda t: _digest(str(t).encode("utf-8", "replace"))),
         }
     )
     return _with_label(profile, y, label)
+
+
+def _row_digests(values: np.ndarray) -> list[str]:
+    """A short content hash per row of a 2-D float array (NaN-safe)."""
+    rows = np.ascontiguousarray(values)
+    return [_digest(row.tobytes()) for row in rows]
+
+
+def _digest(content: bytes) -> str:
+    return hashlib.blake2b(content, digest_size=8).hexdigest()
 
 
 def _as_regular_array(x: np.ndarray | Sequence[np.ndarray]) -> np.ndarray | None:
@@ -188,7 +238,7 @@ def _as_float(values: np.ndarray) -> np.ndarray:
 
 def _profile_rows(values: np.ndarray, shapes: list[str]) -> pd.DataFrame:
     """min/max/mean/nan_count of each row of a 2-D float array, NaN-ignoring."""
-    nan_mask = np.isnan(values)
+    nan_mask = ~np.isfinite(values)  # inf and overflow count as missing
     nan_count = nan_mask.sum(axis=1)
     present = values.shape[1] - nan_count
     with np.errstate(invalid="ignore", divide="ignore"):

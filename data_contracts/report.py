@@ -27,6 +27,7 @@ class ExpectationOutcome:
         observed: what the data showed ("3 of 64 rows unexpected").
         sample_bad_values: at most 5 distinct offending values, JSON-friendly.
         sample_rows: at most 5 row labels (index values) where they occur.
+        severity: `error` stops the run when unmet; `warning` is only reported.
     """
 
     expectation: str
@@ -36,6 +37,7 @@ class ExpectationOutcome:
     observed: str
     sample_bad_values: list = field(default_factory=list)
     sample_rows: list = field(default_factory=list)
+    severity: str = "error"
 
     def describe(self) -> str:
         """One clause for a message: expectation, field, expected, observed, samples."""
@@ -54,12 +56,14 @@ class ValidationReport:
 
     Attributes:
         contract: the contract's name.
-        success: True when every expectation passed.
+        success: True when no expectation of severity `error` failed.
         evaluated: number of expectations run.
-        failed: number that failed.
+        failed: number of `error` expectations that failed (warnings aside).
         outcomes: one `ExpectationOutcome` per expectation, in suite order.
         data_docs: path of the Data Docs index.html, when they were built.
         source: where the contract came from (file path or "default ...").
+        data_profile: the data's summary for later drift checks (see
+            `data_contracts.drift.data_profile`), when the caller added it.
     """
 
     contract: str
@@ -69,14 +73,47 @@ class ValidationReport:
     outcomes: list[ExpectationOutcome]
     data_docs: str | None = None
     source: str = "<default>"
+    data_profile: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_outcomes(
+        cls,
+        contract: str,
+        outcomes: list[ExpectationOutcome],
+        data_docs: str | None = None,
+        source: str = "<default>",
+    ) -> ValidationReport:
+        """Count the outcomes: only failed `error` outcomes fail the report."""
+        failed = sum(not o.success and o.severity == "error" for o in outcomes)
+        return cls(
+            contract=contract,
+            success=failed == 0,
+            evaluated=len(outcomes),
+            failed=failed,
+            outcomes=outcomes,
+            data_docs=data_docs,
+            source=source,
+        )
 
     @property
     def failures(self) -> list[ExpectationOutcome]:
-        return [outcome for outcome in self.outcomes if not outcome.success]
+        """Unmet expectations that stop the run."""
+        return [o for o in self.outcomes if not o.success and o.severity == "error"]
+
+    @property
+    def warnings(self) -> list[ExpectationOutcome]:
+        """Unmet expectations that are only reported."""
+        return [o for o in self.outcomes if not o.success and o.severity != "error"]
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable dict (written to validation.json by the pipeline)."""
-        return dataclasses.asdict(self)
+        """A JSON-serialisable dict (written to validation.json by the pipeline).
+
+        The data profile is left out: it is stored on its own, as the drift
+        reference.
+        """
+        as_dict = dataclasses.asdict(self)
+        as_dict.pop("data_profile")
+        return as_dict
 
     def summary(self) -> str:
         """A few lines of plain text for the CLI and the model card."""
@@ -87,8 +124,33 @@ class ValidationReport:
             f"(contract: {self.source})."
         ]
         lines += [f"  - {outcome.describe()}" for outcome in self.failures]
+        lines += [f"  - warning: {outcome.describe()}" for outcome in self.warnings]
         if self.data_docs:
             lines.append(f"Data Docs: {self.data_docs}")
+        return "\n".join(lines)
+
+    def markdown(self) -> str:
+        """A markdown table of every expectation, for the Prefect dashboard."""
+        status = "passed" if self.success else "**FAILED**"
+        lines = [
+            f"## Data contract `{self.contract}`: {status}",
+            "",
+            f"{self.evaluated - self.failed} of {self.evaluated} expectations met"
+            f"{f', {len(self.warnings)} warning(s)' if self.warnings else ''}; "
+            f"contract: `{self.source}`.",
+            "",
+            "| result | expectation | field | expected | observed | bad values |",
+            "|---|---|---|---|---|---|",
+        ]
+        for o in self.outcomes:
+            result = (
+                "ok" if o.success else ("FAIL" if o.severity == "error" else "warn")
+            )
+            cells = [result, o.expectation, o.column or "", o.expected, o.observed]
+            cells.append(", ".join(map(str, o.sample_bad_values)))
+            lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        if self.data_docs:
+            lines += ["", f"Data Docs: `{self.data_docs}`"]
         return "\n".join(lines)
 
     def describe_failure(self) -> str:
@@ -123,6 +185,10 @@ def _failure_clauses(failures: list[ExpectationOutcome]) -> list[str]:
                 f"{names[0]} on '{outcome.column}' (column not found{others})"
             )
     return clauses
+
+
+def _cell(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
 
 
 def plain_value(value: Any) -> Any:

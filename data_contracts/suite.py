@@ -1,9 +1,11 @@
 """Compile a `DataContract` into a Great Expectations 1.x ExpectationSuite.
 
-The suite runs over a profile table (see `profile.py`) plus one derived
-column, `examples_in_class`, that `validate_frame` adds: the number of rows
-sharing each row's label. Each rule below turns some contract fields into
-expectations; a new contract field is a new rule in `RULES`.
+The suite runs over a profile table (see `profile.py`) plus derived columns
+that `validate_frame` adds: `examples_in_class` (rows sharing each row's
+label), `class_ratio` (the biggest class's size over the row's class size)
+and `duplicate` (the row repeats an earlier example). Each rule below turns
+some contract fields into expectations; a new contract field is a new rule in
+`RULES`. A table's own columns get a second suite, `compile_table_suite`.
 """
 
 from __future__ import annotations
@@ -14,12 +16,22 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from data_contracts.contract import DataContract
-from data_contracts.profile import LENGTH, MAX, MIN, NAN_COUNT, SHAPE
+from data_contracts.profile import FEATURES, LENGTH, MAX, MIN, NAN_COUNT, SHAPE
 
 if TYPE_CHECKING:
     import great_expectations as gx
 
 EXAMPLES_IN_CLASS = "examples_in_class"
+CLASS_RATIO = "class_ratio"
+DUPLICATE = "duplicate"
+TYPE_NAMES = {
+    "integer": ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32"]
+    + ["uint64", "Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32"],
+    "number": ["float16", "float32", "float64", "Float32", "Float64"],
+    "string": ["object", "str", "string"],
+    "boolean": ["bool", "boolean"],
+}
+TYPE_NAMES["number"] = TYPE_NAMES["integer"] + TYPE_NAMES["number"]
 _ARRAY_KINDS = ("image", "sequence")
 
 
@@ -84,7 +96,28 @@ def _class_rules(e: Any, contract: DataContract) -> list:
                 meta={"notes": f"rows per class of '{contract.label}'"},
             )
         )
+    if contract.max_imbalance is not None:
+        rules.append(
+            e.ExpectColumnValuesToBeBetween(
+                column=CLASS_RATIO,
+                max_value=contract.max_imbalance,
+                meta={"notes": f"biggest class over this class, '{contract.label}'"},
+            )
+        )
     return rules
+
+
+def _duplicate_rules(e: Any, contract: DataContract) -> list:
+    if contract.duplicates == "allow":
+        return []
+    return [
+        e.ExpectColumnValuesToBeInSet(
+            column=DUPLICATE,
+            value_set=[False],
+            mostly=1.0 - contract.max_duplicate_fraction,
+            severity="warning" if contract.duplicates == "warn" else "critical",
+        )
+    ]
 
 
 def _shape_rules(e: Any, contract: DataContract) -> list:
@@ -98,6 +131,16 @@ def _shape_rules(e: Any, contract: DataContract) -> list:
         ]
     expected = "x".join(str(size) for size in contract.example_shape)
     return [e.ExpectColumnValuesToBeInSet(column=SHAPE, value_set=[expected])]
+
+
+def _feature_rules(e: Any, contract: DataContract) -> list:
+    if contract.kind != "sequence" or contract.num_features is None:
+        return []
+    return [
+        e.ExpectColumnValuesToBeInSet(
+            column=FEATURES, value_set=[contract.num_features]
+        )
+    ]
 
 
 def _value_rules(e: Any, contract: DataContract) -> list:
@@ -137,6 +180,49 @@ RULES: tuple[Callable[[Any, DataContract], list], ...] = (
     _size_rules,
     _class_rules,
     _shape_rules,
+    _feature_rules,
     _value_rules,
     _length_rules,
+    _duplicate_rules,
 )
+
+
+def compile_table_suite(contract: DataContract) -> gx.ExpectationSuite | None:
+    """The suite for a table's own columns (`contract.columns`), or None.
+
+    Checks that each declared column exists, has the declared type, has no
+    missing values unless nullable, and stays in range; with
+    `allow_extra_columns: false`, that no other column is present.
+    """
+    if not contract.columns:
+        return None
+    gx = import_gx()
+    e = gx.expectations
+    expectations = []
+    if not contract.allow_extra_columns:
+        expectations.append(
+            e.ExpectTableColumnsToMatchSet(
+                column_set=list(contract.columns), exact_match=True
+            )
+        )
+    for column, spec in contract.columns.items():
+        expectations.append(e.ExpectColumnToExist(column=column))
+        if spec.type is not None:
+            expectations.append(
+                e.ExpectColumnValuesToBeInTypeList(
+                    column=column, type_list=TYPE_NAMES[spec.type]
+                )
+            )
+        if not spec.nullable:
+            expectations.append(e.ExpectColumnValuesToNotBeNull(column=column))
+        if spec.min_value is not None or spec.max_value is not None:
+            expectations.append(
+                e.ExpectColumnValuesToBeBetween(
+                    column=column, min_value=spec.min_value, max_value=spec.max_value
+                )
+            )
+    return gx.ExpectationSuite(
+        name=f"{contract.name}-columns",
+        expectations=expectations,
+        meta={"source": contract.source},
+    )

@@ -48,12 +48,7 @@ def run(
 ) -> None:
     """Run the whole pipeline and publish the best model."""
     with _reported_errors(debug):
-        pipeline_config = demo_config() if config is None else load_config(config)
-        if output_dir is not None:
-            pipeline_config = pipeline_config.model_copy(
-                update={"output_dir": str(output_dir)}
-            )
-        result = _run_flow(pipeline_config)
+        result = _run_flow(_pipeline_config(config, output_dir))
     published = result.publish
     status = "champion" if published.promoted else "not promoted"
     typer.echo("")
@@ -67,7 +62,71 @@ def run(
         f"recall_macro {metrics['recall_macro']:.4f}  (n={metrics['n_test']})"
     )
     typer.echo(f"  gate:        {published.reason}")
+    typer.echo(f"  contract:    {result.contract_summary}")
     typer.echo(f"  tensorboard: tensorboard --logdir {result.tensorboard_dir}")
+
+
+@app.command()
+def validate(
+    config: Annotated[
+        Path | None,
+        typer.Argument(help="pipeline config YAML; omit for the built-in digits demo"),
+    ] = None,
+    output_dir: Annotated[
+        Path | None,
+        typer.Option("--output-dir", help="where the registry (drift reference) is"),
+    ] = None,
+    debug: Annotated[bool, typer.Option(help="show tracebacks")] = False,
+) -> None:
+    """Check the data against its contract (and the champion's data) alone.
+
+    Exit codes as for `run`: 0 valid, 2 bad config or unreadable data, 3
+    contract violated. Data Docs go to OUTPUT_DIR/runs/NAME/validate-<time>/.
+    """
+    from flows.validation import validate_pipeline_data
+
+    with _reported_errors(debug):
+        report = validate_pipeline_data(_pipeline_config(config, output_dir))
+    typer.echo(report.summary())
+
+
+contract_app = typer.Typer(
+    help="Write and manage data contracts.", no_args_is_help=True
+)
+app.add_typer(contract_app, name="contract")
+
+
+@contract_app.command("init")
+def contract_init(
+    config: Annotated[Path, typer.Argument(help="pipeline config YAML")],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="where to write it; default contracts/NAME.yaml"),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="overwrite an existing file")] = False,
+    debug: Annotated[bool, typer.Option(help="show tracebacks")] = False,
+) -> None:
+    """Profile the config's dataset and write a contract for a person to review."""
+    from flows.validation import write_contract
+
+    with _reported_errors(debug):
+        pipeline_config = _pipeline_config(config, None)
+        path = out or Path("contracts") / f"{pipeline_config.name}.yaml"
+        contract = write_contract(pipeline_config, path, overwrite=force)
+    typer.echo(f"Wrote {path}: contract '{contract.name}' for {contract.kind} data.")
+    typer.echo(
+        f"Review it, commit it, and set `data.contract: {path}` in {config} "
+        "so every run checks it."
+    )
+
+
+def _pipeline_config(config: Path | None, output_dir: Path | None) -> PipelineConfig:
+    pipeline_config = demo_config() if config is None else load_config(config)
+    if output_dir is not None:
+        pipeline_config = pipeline_config.model_copy(
+            update={"output_dir": str(output_dir)}
+        )
+    return pipeline_config
 
 
 def _run_flow(config: PipelineConfig):

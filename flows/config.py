@@ -59,6 +59,16 @@ class DataConfig(_Section):
     test_fraction: Fraction = 0.2
     validation_fraction: Fraction = 0.1
 
+    def loader_options(self) -> dict[str, Any]:
+        """The keyword arguments of `tasks.load.load_dataset` for this source."""
+        return self.model_dump(
+            include={"kind", "label", "sequence_id", "step", "image_size"}
+        )
+
+    def reader_options(self) -> dict[str, Any]:
+        """How examples are read from the loaded data (profiling, examples)."""
+        return self.model_dump(include={"label", "text_column", "image_shape"})
+
     @model_validator(mode="after")
     def _check_shapes(self) -> DataConfig:
         if self.image_shape is not None and len(self.image_shape) != 3:

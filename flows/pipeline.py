@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
+from data_contracts import ContractViolation, ValidationReport
 from flows.config import PipelineConfig
+from flows.validation import pipeline_contract
 from tasks.augment import build_augmenter, make_datasets_task
 from tasks.evaluate import evaluate_model_task
 from tasks.load import load_dataset_task, to_examples_task
@@ -22,7 +26,11 @@ from tasks.preprocess import Preprocessing, fit_preprocessing_task
 from tasks.publish import PublishResult, publish_version_task
 from tasks.search import run_search_task
 from tasks.split import split_examples_task
-from tasks.validate import resolve_contract, validate_data_task
+from tasks.validate import (
+    DATA_PROFILE_FILE,
+    champion_data_profile,
+    validate_data_task,
+)
 
 
 @dataclass(frozen=True)
@@ -33,6 +41,7 @@ class PipelineResult:
     metrics: dict
     run_dir: str
     tensorboard_dir: str
+    contract_summary: str = ""
 
 
 @flow(name="automl", log_prints=True)
@@ -45,38 +54,23 @@ def automl_pipeline(config: PipelineConfig) -> PipelineResult:
     logger.info("run %s: outputs in %s", run_id, run_dir)
     data = config.data
 
-    raw = load_dataset_task(
-        data.source,
-        kind=data.kind,
-        label=data.label,
-        sequence_id=data.sequence_id,
-        step=data.step,
-        image_size=data.image_size,
-    )
-    contract = resolve_contract(
-        config.name,
-        data.source,
-        data.kind,
-        label=data.label,
-        image_shape=data.image_shape,
-        contract=data.contract,
-    )
-    report = validate_data_task(
-        raw,
-        contract,
-        data_docs_dir=run_dir / "data_docs",
-        label=data.label,
-        text_column=data.text_column,
-        image_shape=data.image_shape,
-    )
+    raw = load_dataset_task(data.source, **data.loader_options())
+    contract = pipeline_contract(config)
+    try:
+        report = validate_data_task(
+            raw,
+            contract,
+            data_docs_dir=run_dir / "data_docs",
+            reference=champion_data_profile(output / "registry", config.name),
+            **data.reader_options(),
+        )
+    except ContractViolation as violation:
+        _contract_artifact(config.name, violation.report)
+        raise
+    _contract_artifact(config.name, report)
     logger.info("%s", report.summary())
 
-    examples = to_examples_task(
-        raw,
-        label=data.label,
-        text_column=data.text_column,
-        image_shape=data.image_shape,
-    )
+    examples = to_examples_task(raw, **data.reader_options())
     splits = split_examples_task(
         examples,
         test_fraction=data.test_fraction,
@@ -163,6 +157,7 @@ def automl_pipeline(config: PipelineConfig) -> PipelineResult:
             "search.json": search_summary,
             "data.json": data_summary,
             "model_card.md": card,
+            DATA_PROFILE_FILE: report.data_profile,
             "lineage.json": {
                 "run_id": run_id,
                 "flow_run_id": flow_run.id,
@@ -185,7 +180,27 @@ def automl_pipeline(config: PipelineConfig) -> PipelineResult:
         metrics=metrics.to_dict(),
         run_dir=str(run_dir),
         tensorboard_dir=str(run_dir / "tensorboard"),
+        contract_summary=_contract_line(report),
     )
+
+
+def _contract_artifact(name: str, report: ValidationReport) -> None:
+    """Attach the contract's result to the flow run, for the dashboard."""
+    create_markdown_artifact(
+        key=f"{re.sub('[^a-z0-9-]', '-', name)}-data-contract",
+        markdown=report.markdown(),
+        description=report.summary().splitlines()[0],
+    )
+
+
+def _contract_line(report: ValidationReport) -> str:
+    line = (
+        f"'{report.contract}' passed {report.evaluated - report.failed} of "
+        f"{report.evaluated} expectations"
+    )
+    for warning in report.warnings:
+        line += f"; warning: {warning.describe()}"
+    return line
 
 
 def _run_id() -> str:

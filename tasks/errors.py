@@ -31,3 +31,17 @@ class SearchError(AutoMLError):
 
 class RegistryError(AutoMLError):
     """The model registry is inconsistent or cannot be written."""
+
+
+class ModelReferenceError(RegistryError):
+    """A `NAME[:VERSION]` reference is malformed or names no published version.
+
+    Exit code 2: the user asked for something that is not there (bad usage),
+    unlike a damaged registry (exit code 1).
+    """
+
+    exit_code = 2
+
+
+class ExportError(AutoMLError):
+    """The serving export does not reproduce the Keras model's predictions."""

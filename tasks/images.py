@@ -60,7 +60,13 @@ def _open(path: Path) -> Image.Image:
         with Image.open(path) as image:
             image.load()
             return image
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except (
+        UnidentifiedImageError,
+        Image.DecompressionBombError,  # a header claiming a huge size
+        OSError,
+        SyntaxError,
+        ValueError,
+    ) as exc:
         raise DataError(
             f"{path} is not a readable image ({exc}). Replace or remove the file, "
             "then run again."

@@ -7,19 +7,20 @@ loads, so the data contract (not a loader crash) reports what is wrong.
 
 from __future__ import annotations
 
-import csv
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from data_contracts.profile import numeric_values
 from tasks.errors import DataError
 from tasks.images import read_image_folder
 from tasks.stage import stage
+from tasks.tables import TABLE_SUFFIXES, read_table
 
-TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t"}
 SUPPORTED = (
     "sklearn:digits, a .csv, .tsv, .parquet or .npz file, or an image folder "
     "with one subfolder per class"
@@ -105,7 +106,7 @@ def load_dataset(
     if suffix == ".npz":
         return _read_npz(path, kind)
     if suffix in TABLE_SUFFIXES or suffix == ".parquet":
-        table = _read_table(path, suffix)
+        table = read_table(path)
         if kind == "sequence" and sequence_id is not None:
             x, y = long_table_to_sequences(table, sequence_id, step, label)
             return RawData(source, kind, x=x, y=y)
@@ -116,33 +117,25 @@ def load_dataset(
     )
 
 
-def _read_table(path: Path, suffix: str) -> pd.DataFrame:
-    try:
-        if suffix == ".parquet":
-            table = pd.read_parquet(path)
-        else:
-            # TSV has no quoting convention: a quote is part of the text.
-            quoting = csv.QUOTE_NONE if suffix == ".tsv" else csv.QUOTE_MINIMAL
-            table = pd.read_csv(path, sep=TABLE_SUFFIXES[suffix], quoting=quoting)
-    except pd.errors.EmptyDataError:
-        raise DataError(
-            f"{path} is empty; expected a header row and at least one example."
-        ) from None
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
-        raise DataError(
-            f"{path} could not be read as a {suffix} table ({exc}). "
-            "Check the delimiter, quoting and encoding (UTF-8)."
-        ) from None
-    if table.empty:
-        raise DataError(f"{path} has a header but no rows; expected examples.")
-    return table
+# What numpy and zipfile raise for a damaged archive; zipfile reports odd
+# entries (unknown compression or version, encryption) as NotImplementedError
+# and RuntimeError.
+BROKEN_ARCHIVE = (
+    ValueError,
+    OSError,
+    EOFError,
+    zipfile.BadZipFile,
+    NotImplementedError,
+    RuntimeError,
+    zlib.error,
+)
 
 
 def _read_npz(path: Path, kind: str) -> RawData:
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+    except BROKEN_ARCHIVE as exc:
         raise DataError(
             f"{path} could not be read as an .npz archive ({exc}). Save it with "
             "numpy.savez(path, x=..., y=...) using numeric or string arrays "
@@ -150,6 +143,8 @@ def _read_npz(path: Path, kind: str) -> RawData:
         ) from None
     keys = set(arrays)
     if {"x_train", "y_train", "x_test", "y_test"} <= keys:
+        _check_pair(path, arrays, "x_train", "y_train")
+        _check_pair(path, arrays, "x_test", "y_test")
         return RawData(
             str(path),
             kind,
@@ -159,12 +154,47 @@ def _read_npz(path: Path, kind: str) -> RawData:
             y_test=arrays["y_test"],
         )
     if {"x", "y"} <= keys:
+        _check_pair(path, arrays, "x", "y")
         x = _with_channel_axis(arrays["x"], kind)
         return RawData(str(path), kind, x=x, y=arrays["y"])
     raise DataError(
         f"{path} holds the arrays {sorted(keys)}; expected 'x' and 'y', or "
         "'x_train', 'y_train', 'x_test' and 'y_test'. Re-save it with those names."
     )
+
+
+def _check_pair(path: Path, arrays: dict, x_name: str, y_name: str) -> None:
+    """Inputs with an example axis and one label per example, or a DataError.
+
+    Checked here, not left to the contract: the profile needs to pair each
+    example with its label before any expectation can run.
+    """
+    x, y = arrays[x_name], arrays[y_name]
+    for name, array in ((x_name, x), (y_name, y)):
+        if not isinstance(array, np.ndarray):
+            raise DataError(
+                f"{path}: {name!r} is a plain {type(array).__name__} member, not "
+                "a .npy array; expected arrays saved by numpy.savez. Re-save it "
+                "with numpy.savez(path, x=..., y=...)."
+            )
+    if x.ndim == 0:
+        raise DataError(
+            f"{path}: {x_name!r} is a single value (shape ()); expected examples "
+            f"along axis 0, shape (N, ...). Re-save {x_name!r} as an array with "
+            "one example per row."
+        )
+    if y.ndim != 1:
+        raise DataError(
+            f"{path}: {y_name!r} has shape {y.shape}; expected one label per "
+            f"example, shape ({len(x)},). Save integer or string class labels, "
+            "not one-hot vectors or a single value."
+        )
+    if len(x) != len(y):
+        raise DataError(
+            f"{path}: {x_name} has {len(x)} examples but {y_name} has {len(y)} "
+            "labels; expected one label per example. Re-save the arrays with "
+            "matching lengths."
+        )
 
 
 def _with_channel_axis(x: np.ndarray, kind: str) -> np.ndarray:
@@ -183,7 +213,8 @@ def long_table_to_sequences(
     from each series' first row; None when the label column is absent.
 
     Raises:
-        DataError: the id or step column is missing, or a series has two labels.
+        DataError: the id or step column is missing or has missing values, or
+            a series has two labels.
     """
     missing = [c for c in (sequence_id, step) if c not in table.columns]
     if missing:
@@ -192,11 +223,18 @@ def long_table_to_sequences(
             f"columns are {list(table.columns)}. Set data.sequence_id and data.step "
             "to the columns naming each series and ordering its steps."
         )
+    for column in (sequence_id, step):
+        holes = table.index[table[column].isna()]
+        if len(holes):
+            raise DataError(
+                f"The long-format sequence table has {len(holes)} row(s) with no "
+                f"value in column {column!r} (rows {list(holes[:5])}); expected "
+                "every row to name its series and its step. Fill or drop those rows."
+            )
     features = [c for c in table.columns if c not in (sequence_id, step, label)]
     ordered = table.sort_values([sequence_id, step], kind="stable")
     groups = ordered.groupby(sequence_id, sort=False)
-    numeric = ordered[features].apply(pd.to_numeric, errors="coerce")
-    values = numeric.to_numpy(dtype="float32", na_value=np.nan)
+    values = numeric_values(ordered[features]).astype("float32")
     sizes = groups.size().to_numpy()
     x = np.full((len(sizes), int(sizes.max()), len(features)), np.nan, "float32")
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
@@ -239,7 +277,8 @@ def to_examples(
             texts = raw.table[text_column].astype(str).to_numpy(dtype=object)
             return Examples(x=texts, y=y)
         if raw.kind == "image" and image_shape is not None:
-            pixels = raw.table.drop(columns=[label]).to_numpy(dtype="float32")
+            pixels = numeric_values(raw.table.drop(columns=[label]))
+            pixels = pixels.astype("float32")
             return Examples(x=pixels.reshape(-1, *image_shape), y=y)
         raise DataError(
             f"{raw.source} is a table, but the config does not say how to read "

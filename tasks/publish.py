@@ -17,11 +17,13 @@ import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-
-import keras
+from typing import TYPE_CHECKING
 
 from tasks.errors import RegistryError
 from tasks.stage import stage
+
+if TYPE_CHECKING:
+    import keras
 
 VERSION_PATTERN = re.compile(r"^v(\d{4,})$")
 MAX_RENAME_ATTEMPTS = 20

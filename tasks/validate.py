@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -10,7 +12,9 @@ from data_contracts import (
     DataContract,
     ValidationReport,
     builtin_contract,
+    data_profile,
     default_contract,
+    infer_contract,
     load_contract,
     profile_arrays,
     profile_pixel_table,
@@ -20,9 +24,11 @@ from data_contracts import (
 )
 from tasks.errors import ConfigError, DataError
 from tasks.load import RawData
+from tasks.publish import read_champion
 from tasks.stage import stage
 
 BUILTIN_FOR_SOURCE = {"sklearn:digits": "digits"}
+DATA_PROFILE_FILE = "data_profile.json"
 
 
 def resolve_contract(
@@ -32,6 +38,7 @@ def resolve_contract(
     label: str = "label",
     image_shape: list[int] | None = None,
     contract: str | None = None,
+    text_column: str | None = None,
 ) -> DataContract:
     """The contract for a dataset: a named file or built-in, else a default.
 
@@ -42,6 +49,7 @@ def resolve_contract(
         label: the label column.
         image_shape: the expected per-example shape, when the config says it.
         contract: a YAML path or the name of a built-in contract.
+        text_column: for text tables, the column the default contract requires.
 
     Raises:
         ConfigError: `contract` names neither a file nor a built-in contract.
@@ -63,7 +71,13 @@ def resolve_contract(
         return found
     if source in BUILTIN_FOR_SOURCE:
         return builtin_contract(BUILTIN_FOR_SOURCE[source])
-    return default_contract(name, kind, label=label, example_shape=image_shape)
+    return default_contract(
+        name,
+        kind,
+        label=label,
+        example_shape=image_shape,
+        text_column=text_column if kind == "text" else None,
+    )
 
 
 def profile_raw(
@@ -83,10 +97,8 @@ def profile_raw(
         labels = table[label] if label in table.columns else None
         if raw.kind == "text":
             if text_column not in table.columns:
-                raise DataError(
-                    f"{raw.source} has no text column {text_column!r}; its columns "
-                    f"are {list(table.columns)}. Set data.text_column."
-                )
+                # The contract reports the missing column (and the label's).
+                return labels.to_frame() if labels is not None else pd.DataFrame()
             return profile_texts(table[text_column], labels, label=label)
         if raw.kind == "sequence":
             raise DataError(
@@ -109,16 +121,64 @@ def profile_raw(
 def validate_data(
     raw: RawData,
     contract: DataContract,
-    data_docs_dir: str | Path,
+    data_docs_dir: str | Path | None,
     label: str = "label",
     text_column: str = "text",
     image_shape: list[int] | None = None,
+    reference: dict | None = None,
 ) -> ValidationReport:
-    """Profile the raw data and validate it; raises `ContractViolation` on failure."""
+    """Profile the raw data and validate it, drift included when `reference` is set.
+
+    Returns:
+        The report; its `data_profile` is the reference later runs compare with.
+
+    Raises:
+        ContractViolation: the data broke the contract (or drifted, when the
+            contract says drift fails).
+    """
     frame = profile_raw(
         raw, label=label, text_column=text_column, image_shape=image_shape
     )
-    return validate_frame(frame, contract, data_docs_dir=data_docs_dir)
+    report = validate_frame(
+        frame,
+        contract,
+        data_docs_dir=data_docs_dir,
+        table=raw.table,
+        reference=reference,
+    )
+    return dataclasses.replace(report, data_profile=data_profile(frame, label))
+
+
+def bootstrap_contract(
+    raw: RawData,
+    name: str,
+    label: str = "label",
+    text_column: str = "text",
+    image_shape: list[int] | None = None,
+) -> DataContract:
+    """A contract describing `raw` as it is, for `automl contract init`."""
+    frame = profile_raw(
+        raw, label=label, text_column=text_column, image_shape=image_shape
+    )
+    return infer_contract(
+        frame, name, raw.kind, label=label, table=raw.table, source=raw.source
+    )
+
+
+def champion_data_profile(registry_dir: str | Path, name: str) -> dict | None:
+    """The training-data profile stored with the champion, or None.
+
+    Raises:
+        RegistryError: `champion.json` exists but is unreadable.
+    """
+    pipeline_dir = Path(registry_dir) / name
+    champion = read_champion(pipeline_dir)
+    if champion is None:
+        return None
+    path = pipeline_dir / champion["version"] / DATA_PROFILE_FILE
+    if not path.is_file():
+        return None  # published before profiles were stored
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 validate_data_task = stage("validate")(validate_data)

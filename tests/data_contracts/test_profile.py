@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data_contracts import profile_arrays, profile_pixel_table
+from data_contracts import profile_arrays, profile_pixel_table, profile_sequences
 
 
 def test_profile_arrays_has_one_row_per_example_with_stats():
@@ -17,6 +17,7 @@ def test_profile_arrays_has_one_row_per_example_with_stats():
         "max",
         "mean",
         "nan_count",
+        "digest",
     ]
     assert profile["label"].tolist() == [3, 5]
     assert profile["shape"].tolist() == ["2x2x1", "2x2x1"]
@@ -24,6 +25,7 @@ def test_profile_arrays_has_one_row_per_example_with_stats():
     assert profile["max"].tolist() == [3.0, 7.0]
     assert profile["mean"].tolist() == [1.5, 5.5]
     assert profile["nan_count"].tolist() == [0, 0]
+    assert profile["digest"].nunique() == 2
 
 
 def test_profile_arrays_ignores_and_counts_nan():
@@ -68,6 +70,7 @@ def test_profile_arrays_of_no_examples_is_an_empty_table():
         "max",
         "mean",
         "nan_count",
+        "digest",
     ]
 
 
@@ -114,3 +117,35 @@ def test_profile_pixel_table_counts_non_numeric_cells_as_nan():
     assert profile["nan_count"].tolist() == [0, 1]
     assert profile["min"].tolist() == [1.0, 3.0]
     assert profile["label"].tolist() == ["a", "b"]
+
+
+def test_profile_pixel_table_counts_dates_and_missing_dates_as_nan():
+    # Regression: dates became nanoseconds, and a missing one (NaT) -9.2e18,
+    # so it passed the no-NaN expectation.
+    frame = pd.DataFrame(
+        {"label": [0, 1], "p0": [1, 2], "p1": pd.to_datetime(["2020-01-01", None])}
+    )
+
+    profile = profile_pixel_table(frame, "label", [2])
+
+    assert profile["nan_count"].tolist() == [1, 1]
+    assert profile["max"].tolist() == [1.0, 2.0]
+
+
+def test_profile_sequences_of_ragged_series_profiles_each_one():
+    # Regression: numpy refused the ragged list ("inhomogeneous shape").
+    profile = profile_sequences([np.ones((2, 1)), np.ones((3, 1))], ["a", "b"])
+
+    assert profile["shape"].tolist() == ["2x1", "3x1"]
+    assert profile["label"].tolist() == ["a", "b"]
+
+
+@pytest.mark.parametrize("shape", [(2, 0, 1), (0, 3, 1), (0, 0, 1)])
+def test_profile_sequences_without_steps_or_examples(shape):
+    # Regression: argmax over zero steps, and reshape(0, -1), raised ValueError.
+    labels = np.zeros(shape[0], dtype=int)
+
+    profile = profile_sequences(np.zeros(shape), labels)
+
+    assert len(profile) == shape[0]
+    assert (profile["length"] == 0).all()

@@ -6,6 +6,7 @@ nothing was added and the champion stayed where it was.
 """
 
 import json
+import re
 from pathlib import Path
 
 import keras
@@ -159,4 +160,25 @@ def test_npz_with_nan_images_exits_3(first_run, tmp_path):
     result = CliRunner().invoke(app, ["run", str(config)])
     assert result.exit_code == 3, result.output
     assert "nan_count" in result.stderr and "expect_column_" in result.stderr
+    _assert_nothing_published(output, versions, champion)
+
+
+def test_run_on_label_shifted_data_fails_and_names_the_labels(first_run, tmp_path):
+    output, result = first_run
+    versions = _versions(output)
+    champion = (_registry(output) / "champion.json").read_text()
+    assert (Path(result.publish.path) / "data_profile.json").is_file()
+    digits = load_digits()
+    # Classes 0 and 1 in full, a tenth of the others: 0 and 1 go from ~10% to ~36%.
+    keep = (digits.target < 2) | (np.arange(len(digits.target)) % 10 == 0)
+    x = digits.images[keep][..., None].astype("float32")
+    np.savez(tmp_path / "shifted.npz", x=x, y=digits.target[keep])
+    config = _write_config(
+        tmp_path, output, tmp_path / "shifted.npz", contract="digits"
+    )
+    result = CliRunner().invoke(app, ["run", str(config)])
+    assert result.exit_code == 3, result.output
+    error = " ".join(result.stderr.split())
+    assert "label_distribution_drift on 'label'" in error
+    assert re.search(r"'0' 9\.9% -> 3\d\.\d% \(\+2\d\.\d pts\)", error), error
     _assert_nothing_published(output, versions, champion)

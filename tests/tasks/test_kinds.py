@@ -86,8 +86,14 @@ def test_text_table_profile_and_examples(tmp_path):
             label="y",
             text_column="msg",
         )
-    with pytest.raises(DataError, match="no text column 'body'"):
-        profile_raw(raw, label="y", text_column="body")
+    with pytest.raises(ContractViolation, match="expect_column_to_exist on 'body'"):
+        validate_data(
+            raw,
+            default_contract("t", "text", label="y", text_column="body"),
+            None,
+            label="y",
+            text_column="body",
+        )
 
 
 def test_tsv_quotes_are_text(tmp_path):
