@@ -11,13 +11,14 @@ of the validation report, so they print, fail or warn like any expectation.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from data_contracts.contract import DataContract
-from data_contracts.profile import LENGTH, MAX, MEAN, MIN
+from data_contracts.profile import DIGEST, LENGTH, MAX, MEAN, MIN
 from data_contracts.report import ExpectationOutcome
 
 PROFILE_VERSION = 1
@@ -51,6 +52,7 @@ def data_profile(frame: pd.DataFrame, label: str) -> dict[str, Any]:
         }
     return {
         "version": PROFILE_VERSION,
+        "fingerprint": _fingerprint(frame, label),
         "rows": len(frame),
         "label": label,
         "label_shares": _label_shares(frame, label),
@@ -134,6 +136,17 @@ def _feature_outcome(
         expected=f"PSI <= {thresholds.feature_psi:g} against the champion's data",
         observed=f"PSI {psi:.3f} (median {np.median(values):.4g})",
     )
+
+
+def _fingerprint(frame: pd.DataFrame, label: str) -> str | None:
+    """A hash of every example's content and label, in order: same data, same hash."""
+    if DIGEST not in frame.columns:
+        return None
+    digest = hashlib.sha256()
+    labels = frame[label].astype(str) if label in frame.columns else [""] * len(frame)
+    for example, name in zip(frame[DIGEST], labels, strict=True):
+        digest.update(f"{example}:{name}\n".encode())
+    return digest.hexdigest()[:16]
 
 
 def _label_shares(frame: pd.DataFrame, label: str) -> dict[str, float]:

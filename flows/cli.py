@@ -1,8 +1,9 @@
 """The `automl` command line.
 
-Known errors become one readable paragraph and an exit code: 0 success (also
-when the candidate was not promoted), 2 bad usage or config, 3 data contract
-violated, 1 anything else. `--debug` shows the traceback instead.
+Known errors become one readable paragraph and an exit code (see
+`flows.reporting`): 0 success (also when the candidate was not promoted), 2
+bad usage or config, 3 data contract violated, 4 promotion refused by the
+gate, 1 anything else. `--debug` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import Annotated
 import typer
 
 from flows.config import PipelineConfig, demo_config, load_config
-from tasks.errors import AutoMLError
+from flows.models_cli import models_app
+from flows.reporting import reported_errors
 
 app = typer.Typer(
     name="automl",
@@ -25,8 +27,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-EXIT_CONTRACT = 3
 
 
 @app.callback()
@@ -47,7 +47,7 @@ def run(
     debug: Annotated[bool, typer.Option(help="show tracebacks")] = False,
 ) -> None:
     """Run the whole pipeline and publish the best model."""
-    with _reported_errors(debug):
+    with reported_errors(debug):
         result = _run_flow(_pipeline_config(config, output_dir))
     published = result.publish
     status = "champion" if published.promoted else "not promoted"
@@ -85,10 +85,12 @@ def validate(
     """
     from flows.validation import validate_pipeline_data
 
-    with _reported_errors(debug):
+    with reported_errors(debug):
         report = validate_pipeline_data(_pipeline_config(config, output_dir))
     typer.echo(report.summary())
 
+
+app.add_typer(models_app, name="models")
 
 contract_app = typer.Typer(
     help="Write and manage data contracts.", no_args_is_help=True
@@ -109,7 +111,7 @@ def contract_init(
     """Profile the config's dataset and write a contract for a person to review."""
     from flows.validation import write_contract
 
-    with _reported_errors(debug):
+    with reported_errors(debug):
         pipeline_config = _pipeline_config(config, None)
         path = out or Path("contracts") / f"{pipeline_config.name}.yaml"
         contract = write_contract(pipeline_config, path, overwrite=force)
@@ -117,6 +119,53 @@ def contract_init(
     typer.echo(
         f"Review it, commit it, and set `data.contract: {path}` in {config} "
         "so every run checks it."
+    )
+
+
+@app.command()
+def predict(
+    model: Annotated[
+        str,
+        typer.Argument(
+            metavar="NAME[:VERSION]",
+            help="NAME for the champion, or NAME:v0003 for a version",
+        ),
+    ],
+    input_path: Annotated[
+        Path,
+        typer.Argument(
+            metavar="INPUT",
+            help="raw inputs: an .npz with x, a table, an image folder",
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="the CSV to write")],
+    output_dir: Annotated[
+        Path,
+        typer.Option("--output-dir", help="where the registry is"),
+    ] = Path("automl-output"),
+    debug: Annotated[bool, typer.Option(help="show tracebacks")] = False,
+) -> None:
+    """Predict a file of raw inputs with a published model; write one CSV row each.
+
+    Columns: prediction (the original label), probability, and p_<label> per
+    class. Exit code 2 for an unknown model or inputs the model cannot take.
+    """
+    with reported_errors(debug):
+        _import_tensorflow_quietly()
+        from tasks.predict import (
+            parse_model_reference,
+            predict_batch,
+            resolve_version,
+            write_predictions,
+        )
+
+        name, version = parse_model_reference(model)
+        version_dir = resolve_version(output_dir / "registry", name, version)
+        frame = predict_batch(version_dir, str(input_path))
+        written = write_predictions(frame, out)
+    typer.echo(
+        f"Wrote {len(frame)} predictions to {written} "
+        f"({name} {version_dir.name}, {version_dir})"
     )
 
 
@@ -158,45 +207,6 @@ def _import_tensorflow_quietly() -> None:
         finally:
             os.dup2(saved, 2)
             os.close(saved)
-
-
-class _reported_errors:
-    """Turn known errors into one paragraph on stderr and a distinct exit code."""
-
-    def __init__(self, debug: bool):
-        self.debug = debug
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type, exc, tb) -> bool:
-        if exc is None or isinstance(exc, typer.Exit | SystemExit):
-            return False
-        if self.debug:
-            return False
-        code = exit_code_for(exc)
-        if code == 1 and not isinstance(exc, AutoMLError):
-            message = (
-                f"{type(exc).__name__}: {exc}. "
-                "Run again with --debug for the traceback."
-            )
-        else:
-            message = str(exc)
-        typer.echo(f"error: {message}", err=True)
-        raise typer.Exit(code)
-
-
-def exit_code_for(exc: BaseException) -> int:
-    """The CLI exit code for an error raised by the pipeline."""
-    from data_contracts import ContractError, ContractViolation
-
-    if isinstance(exc, ContractViolation):
-        return EXIT_CONTRACT
-    if isinstance(exc, ContractError):
-        return 2
-    if isinstance(exc, AutoMLError):
-        return exc.exit_code
-    return 1
 
 
 def main() -> None:

@@ -127,13 +127,23 @@ class SearchConfig(_Section):
     objective: Literal["val_f1_macro", "val_accuracy", "val_loss"] = "val_f1_macro"
 
 
+GateMetric = Literal[
+    "accuracy", "f1_macro", "f1_weighted", "precision_macro", "recall_macro"
+]
+
+
 class PublishConfig(_Section):
     """The champion/challenger gate."""
 
-    metric: Literal[
-        "accuracy", "f1_macro", "f1_weighted", "precision_macro", "recall_macro"
-    ] = "f1_macro"
+    metric: GateMetric = "f1_macro"
     min_improvement: Annotated[float, Field(ge=0.0)] = 0.0
+    thresholds: dict[GateMetric, Annotated[float, Field(ge=0.0, le=1.0)]] = Field(
+        default_factory=dict,
+        description="absolute floors a champion must meet, e.g. {accuracy: 0.9}",
+    )
+    min_class_recall: Annotated[float, Field(ge=0.0, le=1.0)] | None = Field(
+        None, description="a floor on every class's recall"
+    )
 
 
 class PipelineConfig(_Section):

@@ -5,23 +5,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
 from data_contracts import ContractViolation, ValidationReport
+from flows.artifacts import contract_artifact, publish_artifacts
 from flows.config import PipelineConfig
 from flows.validation import pipeline_contract
 from tasks.augment import build_augmenter, make_datasets_task
-from tasks.evaluate import evaluate_model_task
+from tasks.evaluate import evaluate_model_task, rescore_champion_task
 from tasks.load import load_dataset_task, to_examples_task
-from tasks.model_card import leaderboard_rows, render_model_card
+from tasks.model_card import leaderboard_rows, model_card_data, render_model_card
 from tasks.preprocess import Preprocessing, fit_preprocessing_task
 from tasks.publish import PublishResult, publish_version_task
 from tasks.search import run_search_task
@@ -65,9 +64,9 @@ def automl_pipeline(config: PipelineConfig) -> PipelineResult:
             **data.reader_options(),
         )
     except ContractViolation as violation:
-        _contract_artifact(config.name, violation.report)
+        contract_artifact(config.name, violation.report)
         raise
-    _contract_artifact(config.name, report)
+    contract_artifact(config.name, report)
     logger.info("%s", report.summary())
 
     examples = to_examples_task(raw, **data.reader_options())
@@ -134,6 +133,13 @@ def automl_pipeline(config: PipelineConfig) -> PipelineResult:
     config_hash = hashlib.sha256(
         json.dumps(config_json, sort_keys=True).encode()
     ).hexdigest()[:16]
+    lineage = {
+        "run_id": run_id,
+        "flow_run_id": flow_run.id,
+        "config_hash": config_hash,
+        "data_fingerprint": report.data_profile.get("fingerprint"),
+        "run_dir": str(run_dir),
+    }
     card = render_model_card(
         config.name,
         run_id,
@@ -157,16 +163,35 @@ def automl_pipeline(config: PipelineConfig) -> PipelineResult:
             "search.json": search_summary,
             "data.json": data_summary,
             "model_card.md": card,
+            "model_card.json": model_card_data(
+                config.name,
+                run_id,
+                data_summary,
+                report.to_dict(),
+                search_summary,
+                search.leaderboard,
+                metrics,
+                lineage,
+            ),
             DATA_PROFILE_FILE: report.data_profile,
-            "lineage.json": {
-                "run_id": run_id,
-                "flow_run_id": flow_run.id,
-                "config_hash": config_hash,
-                "run_dir": str(run_dir),
-            },
+            "lineage.json": lineage,
         },
         metric=config.publish.metric,
         min_improvement=config.publish.min_improvement,
+        thresholds=dict(config.publish.thresholds),
+        min_class_recall=config.publish.min_class_recall,
+        export_sample=splits.x_test,
+        champion_rescore=rescore_champion_task(
+            output / "registry",
+            config.name,
+            splits.x_test,
+            splits.y_test,
+            splits.labels,
+            config.publish.metric,
+        ),
+    )
+    publish_artifacts(
+        config.name, published, metrics.to_dict(), search.leaderboard, card, run_dir
     )
     logger.info(
         "published %s %s at %s; %s",
@@ -181,15 +206,6 @@ def automl_pipeline(config: PipelineConfig) -> PipelineResult:
         run_dir=str(run_dir),
         tensorboard_dir=str(run_dir / "tensorboard"),
         contract_summary=_contract_line(report),
-    )
-
-
-def _contract_artifact(name: str, report: ValidationReport) -> None:
-    """Attach the contract's result to the flow run, for the dashboard."""
-    create_markdown_artifact(
-        key=f"{re.sub('[^a-z0-9-]', '-', name)}-data-contract",
-        markdown=report.markdown(),
-        description=report.summary().splitlines()[0],
     )
 
 

@@ -33,6 +33,12 @@ class RegistryError(AutoMLError):
     """The model registry is inconsistent or cannot be written."""
 
 
+class GateRefused(RegistryError):
+    """A version asked to be champion fails the gate's absolute thresholds."""
+
+    exit_code = 4
+
+
 class ModelReferenceError(RegistryError):
     """A `NAME[:VERSION]` reference is malformed or names no published version.
 

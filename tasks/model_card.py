@@ -107,7 +107,8 @@ def render_model_card(
         f"- Python {platform.python_version()}, TensorFlow {tf.__version__}, "
         f"Keras {keras.__version__}, Keras Tuner {keras_tuner.__version__}, "
         f"scikit-learn {sklearn.__version__}",
-        f"- Device: {_device()}",
+        f"- Device: {_device()}, precision policy "
+        f"{keras.mixed_precision.global_policy().name}",
         "",
     ]
     return "\n".join(lines)
@@ -120,6 +121,48 @@ def _raw_inputs(data: dict) -> str:
     if data["kind"] == "sequence":
         return f"raw series of shape {shape}, NaN-padded at the end when shorter"
     return f"raw, unscaled pixels of shape {shape}"
+
+
+def model_card_data(
+    name: str,
+    run_id: str,
+    data: dict,
+    validation: dict,
+    search: dict,
+    leaderboard: list[dict],
+    metrics: Metrics,
+    lineage: dict,
+) -> dict:
+    """The model card as structured data (`model_card.json`), for machines."""
+    return {
+        "name": name,
+        "run_id": run_id,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "inputs": _raw_inputs(data),
+        "data": data,
+        "contract": {
+            key: validation.get(key)
+            for key in ("contract", "source", "success", "evaluated", "failed")
+        },
+        "search": search,
+        "leaderboard": leaderboard[:10],
+        "metrics": metrics.to_dict(),
+        "environment": environment(),
+        "lineage": lineage,
+    }
+
+
+def environment() -> dict:
+    """Library versions and the device the model was trained on."""
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "keras_tuner": keras_tuner.__version__,
+        "scikit_learn": sklearn.__version__,
+        "device": _device(),
+        "precision_policy": keras.mixed_precision.global_policy().name,
+    }
 
 
 def _device() -> str:

@@ -1,8 +1,9 @@
 """Publish stage: an immutable version folder and the champion/challenger gate.
 
 A version is written to a hidden temporary folder and renamed into place, so a
-reader never sees half a version. `champion.json` is replaced atomically, and
-only when the candidate beats the champion on the gate metric.
+reader never sees half a version. Under the registry lock, the next version
+number is claimed, the gate decides, `champion.json` is replaced atomically if
+the candidate wins, and the decision is appended to the history.
 """
 
 from __future__ import annotations
@@ -11,21 +12,34 @@ import csv
 import io
 import json
 import os
-import re
 import shutil
 import uuid
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tasks.errors import RegistryError
+from tasks.export import export_saved_model
+from tasks.registry import (
+    append_history,
+    list_versions,
+    read_champion,
+    read_metrics,
+    registry_lock,
+    set_champion,
+    threshold_failures,
+)
+from tasks.registry import (
+    pipeline_dir as pipeline_folder,
+)
 from tasks.stage import stage
 
 if TYPE_CHECKING:
     import keras
+    import numpy as np
 
-VERSION_PATTERN = re.compile(r"^v(\d{4,})$")
+__all__ = ["list_versions", "publish_version", "read_champion"]
+
 MAX_RENAME_ATTEMPTS = 20
 
 
@@ -55,6 +69,10 @@ def publish_version(
     documents: dict[str, str | dict | list],
     metric: str = "f1_macro",
     min_improvement: float = 0.0,
+    thresholds: dict[str, float] | None = None,
+    min_class_recall: float | None = None,
+    champion_rescore: tuple[str, float] | None = None,
+    export_sample: np.ndarray | None = None,
 ) -> PublishResult:
     """Write a new version and move the champion if the candidate is better.
 
@@ -67,118 +85,109 @@ def publish_version(
             dict or list, `.csv` names a list of flat dicts, others a string.
         metric: the `metrics` key the gate compares.
         min_improvement: how much the candidate must beat the champion by.
+        thresholds: absolute floors (`{"accuracy": 0.9}`) a champion must meet.
+        min_class_recall: a floor on every class's recall.
+        champion_rescore: (version, score) of the champion re-evaluated on the
+            candidate's test split; used when that version is still champion,
+            else its stored score is.
+        export_sample: raw inputs (the test split) on which the SavedModel
+            written to `export/` must reproduce the Keras model; None skips
+            the serving export.
 
     Raises:
         RegistryError: the registry cannot be written, or `champion.json` is
             unreadable (it is never silently reset).
+        ExportError: the SavedModel does not reproduce the model; nothing is
+            published.
     """
-    pipeline_dir = Path(registry_dir) / name
-    champion = read_champion(pipeline_dir)
-    champion_score = None
-    if champion is not None:
-        champion_score = _champion_score(pipeline_dir, champion["version"], metric)
+    pipeline = pipeline_folder(registry_dir, name)
+    read_champion(pipeline)  # fail before training output is written
     candidate_score = float(metrics[metric])
-
-    staging = pipeline_dir / f".tmp-{uuid.uuid4().hex}"
+    staging = pipeline / f".tmp-{uuid.uuid4().hex}"
     try:
         staging.mkdir(parents=True)
         model.save(staging / "model.keras")
+        if export_sample is not None:
+            check = export_saved_model(model, staging / "export", export_sample)
+            _write(staging / "export.json", check.to_dict())
         _write(staging / "metrics.json", metrics)
         for filename, content in documents.items():
             _write(staging / filename, content)
-        version = _rename_into_place(staging, pipeline_dir)
-    except BaseException as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        if isinstance(exc, OSError):
-            raise RegistryError(
-                f"Could not write a new version under {pipeline_dir} ({exc}). "
-                "Check free disk space and permissions; nothing was published."
-            ) from None
-        raise
-
-    promoted, reason = _gate(candidate_score, champion_score, min_improvement, metric)
-    if promoted:
-        write_champion(
-            pipeline_dir,
-            {
+        with registry_lock(pipeline):
+            version = _rename_into_place(staging, pipeline)
+            champion = read_champion(pipeline)
+            champion_score = _champion_score(
+                pipeline, champion, metric, champion_rescore
+            )
+            failures = threshold_failures(metrics, thresholds or {}, min_class_recall)
+            promoted, reason = _gate(
+                candidate_score, champion_score, min_improvement, metric, failures
+            )
+            decision = {
+                "event": "publish",
                 "version": version,
+                "promoted": promoted,
+                "reason": reason,
                 "metric": metric,
-                "score": candidate_score,
-                "previous": None if champion is None else champion["version"],
-                "promoted_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            },
-        )
+                "candidate_score": candidate_score,
+                "champion_version": champion and champion["version"],
+                "champion_score": champion_score,
+            }
+            if promoted:
+                set_champion(
+                    pipeline, version, "publish", metric=metric, score=candidate_score
+                )
+            append_history(pipeline, decision)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise RegistryError(
+            f"Could not write a new version under {pipeline} ({exc}). "
+            "Check free disk space and permissions; nothing was published."
+        ) from None
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     return PublishResult(
         name=name,
         version=version,
-        path=str(pipeline_dir / version),
+        path=str(pipeline / version),
         promoted=promoted,
         metric=metric,
         candidate_score=candidate_score,
-        champion_version=None if champion is None else champion["version"],
+        champion_version=decision["champion_version"],
         champion_score=champion_score,
         reason=reason,
     )
 
 
-def read_champion(pipeline_dir: str | Path) -> dict | None:
-    """The champion record, or None when no version was ever promoted.
-
-    Raises:
-        RegistryError: `champion.json` exists but is not a valid record.
-    """
-    path = Path(pipeline_dir) / "champion.json"
-    if not path.exists():
+def _champion_score(
+    pipeline: Path,
+    champion: dict | None,
+    metric: str,
+    rescore: tuple[str, float] | None,
+) -> float | None:
+    if champion is None:
         return None
+    if rescore is not None and rescore[0] == champion["version"]:
+        return rescore[1]
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError, OSError) as exc:
+        return float(read_metrics(pipeline, champion["version"])[metric])
+    except (KeyError, TypeError, ValueError) as exc:
         raise RegistryError(
-            f"{path} is unreadable ({exc}). Expected a JSON object such as "
-            '{"version": "v0003"}. Restore it from a backup or rewrite it by hand; '
-            "it is never reset automatically."
-        ) from None
-    if not isinstance(record, dict) or not VERSION_PATTERN.match(
-        str(record.get("version", ""))
-    ):
-        raise RegistryError(
-            f"{path} holds {record!r}; expected an object with a 'version' like "
-            "'v0003'. Fix the file by hand; it is never reset automatically."
-        )
-    return record
-
-
-def write_champion(pipeline_dir: str | Path, record: dict) -> None:
-    """Replace `champion.json` atomically: write a temporary file, then rename."""
-    path = Path(pipeline_dir) / "champion.json"
-    staging = path.with_name(f".champion-{uuid.uuid4().hex}.json")
-    staging.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    os.replace(staging, path)
-
-
-def list_versions(pipeline_dir: str | Path) -> list[str]:
-    """Published version names, oldest first."""
-    pipeline_dir = Path(pipeline_dir)
-    if not pipeline_dir.is_dir():
-        return []
-    found = [p.name for p in pipeline_dir.iterdir() if VERSION_PATTERN.match(p.name)]
-    return sorted(found, key=lambda v: int(v[1:]))
-
-
-def _champion_score(pipeline_dir: Path, version: str, metric: str) -> float:
-    path = pipeline_dir / version / "metrics.json"
-    try:
-        return float(json.loads(path.read_text(encoding="utf-8"))[metric])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise RegistryError(
-            f"The champion {version} has no readable {metric!r} in {path} ({exc}). "
-            "Restore that version, or point champion.json at a valid version."
+            f"The champion {champion['version']} has no readable {metric!r} "
+            f"({exc}). Restore that version, or promote a valid one."
         ) from None
 
 
 def _gate(
-    candidate: float, champion: float | None, min_improvement: float, metric: str
+    candidate: float,
+    champion: float | None,
+    min_improvement: float,
+    metric: str,
+    failures: list[str],
 ) -> tuple[bool, str]:
+    if failures:
+        return False, f"not promoted: below the thresholds ({'; '.join(failures)})"
     if champion is None:
         return True, f"first version: {metric} {candidate:.4f}"
     delta = candidate - champion
@@ -194,7 +203,8 @@ def _gate(
 
 
 def _rename_into_place(staging: Path, pipeline_dir: Path) -> str:
-    """Claim the next free version number; a concurrent claim moves us one up."""
+    """Claim the next free version number (under the lock; a writer without
+    it, such as an older release, only moves us one number up)."""
     for _ in range(MAX_RENAME_ATTEMPTS):
         existing = list_versions(pipeline_dir)
         number = int(existing[-1][1:]) + 1 if existing else 1

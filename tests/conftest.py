@@ -35,3 +35,42 @@ def prefect_harness():
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture
+def publish_tiny_model(tmp_path):
+    """Publish an untrained model the way the pipeline does; returns a function.
+
+    `publish(name, x_train, y_train, data)` fits the preprocessing on
+    `x_train`, builds raw input -> preprocessing -> CNN body, and publishes
+    it with `config.json` and `metrics.json` (labels: the sorted originals)
+    into `tmp_path / "registry"`. Returns the model and the version folder.
+    """
+    from pathlib import Path
+
+    import keras_tuner as kt
+
+    from flows.config import PipelineConfig
+    from model_builders import BUILDERS
+    from tasks.preprocess import fit_preprocessing
+    from tasks.publish import publish_version
+
+    def publish(name, x_train, y_train, data, score=0.5):
+        labels = np.unique(y_train).tolist()
+        kind = data["kind"]
+        preprocessing = fit_preprocessing(x_train, kind=kind, text_length=8)
+        spec = preprocessing.input_spec
+        body = BUILDERS["cnn"](kt.HyperParameters(), spec, len(labels))
+        inputs = preprocessing.inputs()
+        model = keras.Model(inputs, body(preprocessing.layer()(inputs)))
+        config = PipelineConfig(name=name, data=data, output_dir=str(tmp_path))
+        result = publish_version(
+            tmp_path / "registry",
+            name,
+            model,
+            {"f1_macro": score, "labels": labels},
+            documents={"config.json": config.model_dump(mode="json")},
+        )
+        return model, Path(result.path)
+
+    return publish

@@ -118,6 +118,31 @@ def test_second_run_adds_a_version_and_gates_the_champion(first_run):
     assert second.publish.promoted == (expected == "v0002")
 
 
+def test_worse_challenger_exits_0_with_both_scores_and_keeps_the_champion(
+    first_run, tmp_path
+):
+    output, _ = first_run
+    champion = (_registry(output) / "champion.json").read_text()
+    config = _quick_config(output).model_dump(mode="json")
+    config["publish"] = {"min_improvement": 0.5}  # no challenger can pass
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = CliRunner().invoke(app, ["run", str(path)])
+    assert result.exit_code == 0, result.output
+    assert re.search(
+        r"\(not promoted\).*gate: +not promoted: f1_macro 0\.\d{4} vs champion "
+        r"0\.\d{4} \([+-]0\.\d{4}; required > 0 and >= 0\.5\)",
+        " ".join(result.output.split()),
+    ), result.output
+    assert (_registry(output) / "champion.json").read_text() == champion
+    history = (_registry(output) / "history.jsonl").read_text().splitlines()
+    decision = json.loads(history[-1])
+    assert decision["promoted"] is False and decision["champion_score"] is not None
+    version = _registry(output) / decision["version"]
+    card = json.loads((version / "model_card.json").read_text())
+    assert card["lineage"]["data_fingerprint"] and card["environment"]["keras"]
+
+
 def _write_config(tmp_path: Path, output: Path, source: Path, **data) -> Path:
     config = _quick_config(output, **data).model_dump(mode="json")
     config["data"]["source"] = str(source)

@@ -1,0 +1,53 @@
+"""Known errors become one readable paragraph on stderr and a distinct exit code.
+
+0 success, 1 anything unexpected, 2 bad usage, config or unreadable data, 3
+data contract violated, 4 refused by the promotion gate. `--debug` shows the
+traceback instead.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from tasks.errors import AutoMLError
+
+EXIT_CONTRACT = 3
+
+
+class reported_errors:
+    """Turn known errors into one paragraph on stderr and a distinct exit code."""
+
+    def __init__(self, debug: bool):
+        self.debug = debug
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc is None or isinstance(exc, typer.Exit | SystemExit):
+            return False
+        if self.debug:
+            return False
+        code = exit_code_for(exc)
+        if code == 1 and not isinstance(exc, AutoMLError):
+            message = (
+                f"{type(exc).__name__}: {exc}. "
+                "Run again with --debug for the traceback."
+            )
+        else:
+            message = str(exc)
+        typer.echo(f"error: {message}", err=True)
+        raise typer.Exit(code)
+
+
+def exit_code_for(exc: BaseException) -> int:
+    """The CLI exit code for an error raised by the pipeline."""
+    from data_contracts import ContractError, ContractViolation
+
+    if isinstance(exc, ContractViolation):
+        return EXIT_CONTRACT
+    if isinstance(exc, ContractError):
+        return 2
+    if isinstance(exc, AutoMLError):
+        return exc.exit_code
+    return 1
