@@ -11,7 +11,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-# constraints.txt pins the resolved, tested set (prefect 3.8 needs fastapi < 0.16x).
+# constraints.txt pins the resolved, tested set (prefect 3.8 needs fastapi <= 0.150).
 $(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@

@@ -8,10 +8,13 @@ from pathlib import Path
 from prefect.artifacts import (
     create_link_artifact,
     create_markdown_artifact,
+    create_progress_artifact,
     create_table_artifact,
+    update_progress_artifact,
 )
 
 from data_contracts import ValidationReport
+from tasks.progress import SearchProgress
 from tasks.publish import PublishResult
 
 
@@ -78,4 +81,39 @@ def publish_artifacts(
             key=artifact_key(name, what),
             link=path.resolve().as_uri(),
             link_text=str(path),
+        )
+
+
+class SearchProgressArtifact:
+    """The flow run's search progress bar in the dashboard, moved per trial."""
+
+    def __init__(self, name: str, max_trials: int | None):
+        self.max_trials = max_trials
+        self.artifact_id = create_progress_artifact(
+            progress=0.0,
+            key=artifact_key(name, "search-progress"),
+            description=f"Search: 0 of {max_trials or '?'} trials",
+        )
+
+    def __call__(self, progress: SearchProgress) -> None:
+        if progress.event != "trial_end":
+            return
+        fraction = progress.fraction
+        best = progress.best_score
+        best = "" if best is None else f", best {best:.4f}"
+        update_progress_artifact(
+            self.artifact_id,
+            progress=100.0 * (fraction if fraction is not None else 0.0),
+            description=(
+                f"Search: {progress.trials_done} of "
+                f"{progress.max_trials or '?'} trials{best}"
+            ),
+        )
+
+    def finish(self, num_trials: int, best_score: float) -> None:
+        """Full bar: a budget or early end leaves fewer trials than the maximum."""
+        update_progress_artifact(
+            self.artifact_id,
+            progress=100.0,
+            description=f"Search done: {num_trials} trials, best {best_score:.4f}",
         )

@@ -18,7 +18,10 @@ import typer
 
 from flows.config import PipelineConfig, demo_config, load_config
 from flows.models_cli import models_app
+from flows.progress import terminal_progress
 from flows.reporting import reported_errors
+from flows.service_cli import register_service_commands
+from flows.tensorboard_cli import tensorboard
 
 app = typer.Typer(
     name="automl",
@@ -44,11 +47,16 @@ def run(
         Path | None,
         typer.Option("--output-dir", help="where the registry and runs go"),
     ] = None,
+    progress: Annotated[
+        bool, typer.Option(help="progress bars over trials and epochs (terminals)")
+    ] = True,
     debug: Annotated[bool, typer.Option(help="show tracebacks")] = False,
 ) -> None:
     """Run the whole pipeline and publish the best model."""
     with reported_errors(debug):
-        result = _run_flow(_pipeline_config(config, output_dir))
+        pipeline_config = _pipeline_config(config, output_dir)
+        with terminal_progress(progress and sys.stderr.isatty()):
+            result = _run_flow(pipeline_config)
     published = result.publish
     status = "champion" if published.promoted else "not promoted"
     typer.echo("")
@@ -63,7 +71,10 @@ def run(
     )
     typer.echo(f"  gate:        {published.reason}")
     typer.echo(f"  contract:    {result.contract_summary}")
-    typer.echo(f"  tensorboard: tensorboard --logdir {result.tensorboard_dir}")
+    typer.echo(
+        f"  tensorboard: automl tensorboard {published.name}"
+        f"{_output_dir_flag(result.run_dir)}   (logs: {result.tensorboard_dir})"
+    )
 
 
 @app.command()
@@ -91,6 +102,8 @@ def validate(
 
 
 app.add_typer(models_app, name="models")
+register_service_commands(app)
+app.command()(tensorboard)
 
 contract_app = typer.Typer(
     help="Write and manage data contracts.", no_args_is_help=True
@@ -167,6 +180,12 @@ def predict(
         f"Wrote {len(frame)} predictions to {written} "
         f"({name} {version_dir.name}, {version_dir})"
     )
+
+
+def _output_dir_flag(run_dir: str) -> str:
+    """` --output-dir DIR` unless the run went to the default output folder."""
+    output = Path(run_dir).parents[2]  # <output>/runs/<name>/<run_id>
+    return "" if output == Path("automl-output") else f" --output-dir {output}"
 
 
 def _pipeline_config(config: Path | None, output_dir: Path | None) -> PipelineConfig:

@@ -14,7 +14,11 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from data_contracts import ContractViolation, ValidationReport
-from flows.artifacts import contract_artifact, publish_artifacts
+from flows.artifacts import (
+    SearchProgressArtifact,
+    contract_artifact,
+    publish_artifacts,
+)
 from flows.config import PipelineConfig
 from flows.validation import pipeline_contract
 from tasks.augment import build_augmenter, make_datasets_task
@@ -22,9 +26,11 @@ from tasks.evaluate import evaluate_model_task, rescore_champion_task
 from tasks.load import load_dataset_task, to_examples_task
 from tasks.model_card import leaderboard_rows, model_card_data, render_model_card
 from tasks.preprocess import Preprocessing, fit_preprocessing_task
+from tasks.progress import listening
 from tasks.publish import PublishResult, publish_version_task
 from tasks.search import run_search_task
 from tasks.split import split_examples_task
+from tasks.tensorboard_logs import write_final_logs_task
 from tasks.validate import (
     DATA_PROFILE_FILE,
     champion_data_profile,
@@ -96,19 +102,23 @@ def automl_pipeline(config: PipelineConfig) -> PipelineResult:
         augmenter=augmenter,
         seed=config.seed,
     )
-    search = run_search_task(
-        datasets,
-        preprocessing,
-        splits.num_classes,
-        tuner_dir=run_dir / "tuner",
-        tensorboard_dir=run_dir / "tensorboard",
-        seed=config.seed,
-        **config.search.model_dump(exclude={"batch_size"}),
-    )
+    progress = SearchProgressArtifact(config.name, config.search.max_trials)
+    with listening(progress):
+        search = run_search_task(
+            datasets,
+            preprocessing,
+            splits.num_classes,
+            tuner_dir=run_dir / "tuner",
+            tensorboard_dir=run_dir / "tensorboard",
+            seed=config.seed,
+            **config.search.model_dump(exclude={"batch_size"}),
+        )
+    progress.finish(len(search.leaderboard), search.best_score)
     metrics = evaluate_model_task(
         search.model, splits.x_test, splits.y_test, splits.labels
     )
     logger.info("test metrics: %s", metrics.headline())
+    write_final_logs_task(run_dir / "tensorboard" / "final", metrics.to_dict())
 
     search_summary = {
         "tuner": config.search.tuner,

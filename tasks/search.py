@@ -21,6 +21,7 @@ from model_builders import BUILDERS
 from tasks.augment import Datasets
 from tasks.errors import ConfigError, SearchError
 from tasks.preprocess import Preprocessing
+from tasks.progress import SearchProgress, report
 from tasks.stage import stage
 
 logger = logging.getLogger(__name__)
@@ -86,6 +87,23 @@ def compile_model(model: keras.Model, learning_rate: float) -> None:
     )
 
 
+class _EpochProgress(keras.callbacks.Callback):
+    """Reports each epoch's end to the progress listeners."""
+
+    def __init__(self, tuner: kt.Tuner, epochs: int):
+        super().__init__()
+        self.tuner = tuner
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        report(self.tuner.progress("epoch_end", self.tuner.current_trial, epoch + 1))
+
+    def __deepcopy__(self, memo):
+        # Keras Tuner deep-copies callbacks per trial; this one must keep
+        # pointing at the live tuner, not at a copy of it.
+        return self
+
+
 class _Deadline(keras.callbacks.Callback):
     """Ends a trial's training at the first epoch end past the search deadline."""
 
@@ -106,9 +124,29 @@ def _budgeted(tuner_class: type[kt.Tuner]) -> type[kt.Tuner]:
         trial_seconds: dict[str, float]
         stopped_by_budget = False
 
+        epochs = 0
+        current_trial = None
+
+        def progress(self, event, trial, epoch=0) -> SearchProgress:
+            done = [t for t in self.oracle.trials.values() if t.status != "RUNNING"]
+            best = self.oracle.get_best_trials(1)
+            return SearchProgress(
+                event=event,
+                trial=trial.trial_id,
+                trials_done=len(done),
+                max_trials=self.oracle.max_trials,
+                epoch=epoch,
+                epochs=self.epochs,
+                family=trial.hyperparameters.values.get("family"),
+                score=self.oracle.trials[trial.trial_id].score,
+                best_score=best[0].score if best else None,
+            )
+
         def on_trial_begin(self, trial):
             self.trial_seconds.setdefault(trial.trial_id, time.monotonic())
+            self.current_trial = trial
             super().on_trial_begin(trial)
+            report(self.progress("trial_begin", trial))
 
         def on_trial_end(self, trial):
             start = self.trial_seconds[trial.trial_id]
@@ -124,6 +162,7 @@ def _budgeted(tuner_class: type[kt.Tuner]) -> type[kt.Tuner]:
                 score,
                 self.trial_seconds[trial.trial_id],
             )
+            report(self.progress("trial_end", trial))
             if time.monotonic() >= self.deadline:
                 # The oracle stops handing out trials once max_trials is reached.
                 self.stopped_by_budget = True
@@ -208,6 +247,7 @@ def run_search(
     deadline = started + time_budget_minutes * 60.0
     search_tuner.deadline = deadline
     search_tuner.trial_seconds = {}
+    search_tuner.epochs = epochs
     callbacks = [
         keras.callbacks.EarlyStopping(
             monitor=objective, mode=direction, patience=patience
@@ -216,6 +256,7 @@ def run_search(
             log_dir=str(tensorboard_dir), write_graph=False, profile_batch=0
         ),
         _Deadline(deadline),
+        _EpochProgress(search_tuner, epochs),
     ]
     with warnings.catch_warnings():
         # Keras warns that tf.data input ignores `shuffle`, and that loading

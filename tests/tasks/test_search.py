@@ -9,6 +9,7 @@ from tasks.augment import make_datasets
 from tasks.errors import ConfigError, SearchError
 from tasks.load import Examples
 from tasks.preprocess import fit_preprocessing
+from tasks.progress import listening
 from tasks.search import run_search
 from tasks.split import split_examples
 
@@ -40,7 +41,9 @@ def _search(prepared, tmp_path, **options):
 
 def test_search_returns_the_best_model_with_raw_input_preprocessing(prepared, tmp_path):
     splits, _, _ = prepared
-    result = _search(prepared, tmp_path)
+    events = []
+    with listening(events.append):
+        result = _search(prepared, tmp_path)
     assert len(result.leaderboard) == 2
     assert result.leaderboard[0]["score"] == result.best_score
     assert result.hyperparameters["family"] == "cnn"
@@ -49,6 +52,15 @@ def test_search_returns_the_best_model_with_raw_input_preprocessing(prepared, tm
     probabilities = result.model.predict(splits.x_test, verbose=0)
     assert probabilities.shape == (len(splits.x_test), 3)
     assert sorted(p.name for p in (tmp_path / "tb").iterdir()) == ["0", "1"]
+    # Progress: each trial begins, reports every epoch, and ends, in order.
+    for trial in ("0", "1"):
+        mine = [e for e in events if e.trial == trial]
+        assert mine[0].event == "trial_begin" and mine[-1].event == "trial_end"
+        epochs = [e.epoch for e in mine if e.event == "epoch_end"]
+        assert epochs == list(range(1, len(epochs) + 1)) and 1 <= len(epochs) <= 2
+    ends = [e for e in events if e.event == "trial_end"]
+    assert [e.trials_done for e in ends] == [1, 2]
+    assert ends[-1].fraction == 1.0 and ends[-1].best_score == result.best_score
 
 
 def test_time_budget_stops_new_trials(prepared, tmp_path):
