@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: demo test lint install clean
+.PHONY: demo test test-slow lint install clean screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,23 @@ lint: install
 	$(BIN)/ruff format --check .
 
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not slow"
+
+# Tests over two minutes each (the 2-minute time-budget run); CI runs them too.
+test-slow: install
+	$(BIN)/python -m pytest -m slow
+
+# The README's Prefect UI screenshots (docs/screenshots/); needs Debian's
+# chromium (`apt-get install chromium`). Not part of `make test`.
+screenshots: install
+	$(BIN)/python scripts/screenshot_prefect_ui.py
+
+# Flow overhead and memory benchmarks (issue 7), ~20 min on 2 cores; each
+# rewrites its section of benchmarks/RESULTS.md.
+.PHONY: bench
+bench: install
+	$(BIN)/python benchmarks/overhead.py
+	$(BIN)/python benchmarks/memory.py
 
 clean:
 	rm -rf $(VENV) automl-output .pytest_cache .ruff_cache

@@ -54,7 +54,10 @@ def publish_artifacts(
     create_table_artifact(
         key=artifact_key(name, "leaderboard"),
         table=[
-            {k: row[k] for k in ("trial", "family", "score", "best_epoch", "seconds")}
+            {
+                **{k: row[k] for k in ("trial", "family", "best_epoch", "seconds")},
+                "score": None if row["score"] is None else round(row["score"], 4),
+            }
             for row in leaderboard
         ],
         description="Keras Tuner trials, best first",

@@ -16,7 +16,16 @@ from typing import Annotated
 
 import typer
 
-from flows.config import PipelineConfig, demo_config, load_config
+from flows.config import PipelineConfig, apply_preset, demo_config, load_config
+from flows.distributed_cli import (
+    Distributed,
+    Host,
+    Port,
+    RunId,
+    TrialTimeout,
+    chief_role_or_none,
+    worker,
+)
 from flows.models_cli import models_app
 from flows.progress import terminal_progress
 from flows.reporting import reported_errors
@@ -47,16 +56,33 @@ def run(
         Path | None,
         typer.Option("--output-dir", help="where the registry and runs go"),
     ] = None,
+    preset: Annotated[
+        str | None,
+        typer.Option(help="`quick`: a few short trials, a result in about a minute"),
+    ] = None,
     progress: Annotated[
         bool, typer.Option(help="progress bars over trials and epochs (terminals)")
     ] = True,
+    distributed: Distributed = False,
+    port: Port = 8000,
+    host: Host = "127.0.0.1",
+    trial_timeout: TrialTimeout = 600.0,
+    run_id: RunId = None,
     debug: Annotated[bool, typer.Option(help="show tracebacks")] = False,
 ) -> None:
-    """Run the whole pipeline and publish the best model."""
+    """Run the whole pipeline and publish the best model.
+
+    With --distributed, the search's trials run on `automl worker` processes
+    (see `automl worker --help`); this process serves them, then evaluates
+    and publishes as usual.
+    """
     with reported_errors(debug):
         pipeline_config = _pipeline_config(config, output_dir)
+        if preset is not None:
+            pipeline_config = apply_preset(pipeline_config, preset)
+        chief = chief_role_or_none(distributed, port, host, trial_timeout, run_id)
         with terminal_progress(progress and sys.stderr.isatty()):
-            result = _run_flow(pipeline_config)
+            result = _run_flow(pipeline_config, chief)
     published = result.publish
     status = "champion" if published.promoted else "not promoted"
     typer.echo("")
@@ -104,6 +130,7 @@ def validate(
 app.add_typer(models_app, name="models")
 register_service_commands(app)
 app.command()(tensorboard)
+app.command()(worker)
 
 contract_app = typer.Typer(
     help="Write and manage data contracts.", no_args_is_help=True
@@ -197,11 +224,11 @@ def _pipeline_config(config: Path | None, output_dir: Path | None) -> PipelineCo
     return pipeline_config
 
 
-def _run_flow(config: PipelineConfig):
+def _run_flow(config: PipelineConfig, distributed=None):
     _import_tensorflow_quietly()
     from flows.pipeline import automl_pipeline
 
-    return automl_pipeline(config)
+    return automl_pipeline(config, distributed)
 
 
 def _import_tensorflow_quietly() -> None:

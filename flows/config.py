@@ -127,6 +127,29 @@ class SearchConfig(_Section):
     objective: Literal["val_f1_macro", "val_accuracy", "val_loss"] = "val_f1_macro"
 
 
+class TrainConfig(_Section):
+    """How each trial trains on the device: compilation and numeric precision."""
+
+    xla: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="XLA (jit_compile): auto = on GPU for the CNN and Transformer "
+        "families, off for the LSTM (cuDNN) and on CPU",
+    )
+    precision: Literal["auto", "float32", "mixed_bfloat16", "mixed_float16"] = Field(
+        "auto",
+        description="auto = mixed_bfloat16 on GPUs that support it (compute "
+        "capability 8.0+), float32 elsewhere; outputs stay float32",
+    )
+    steps_per_execution: PositiveInt = Field(
+        1, description="batches per compiled step; more cuts overhead for tiny models"
+    )
+    strategy: Literal["default", "mirrored"] = Field(
+        "default",
+        description="mirrored = each trial builds and fits under "
+        "tf.distribute.MirroredStrategy, over all of the machine's GPUs",
+    )
+
+
 GateMetric = Literal[
     "accuracy", "f1_macro", "f1_weighted", "precision_macro", "recall_macro"
 ]
@@ -153,6 +176,7 @@ class PipelineConfig(_Section):
     data: DataConfig = Field(default_factory=DataConfig)
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
     search: SearchConfig = Field(default_factory=SearchConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
     publish: PublishConfig = Field(default_factory=PublishConfig)
     seed: int = 0
     output_dir: str = "automl-output"
@@ -173,6 +197,36 @@ def demo_config() -> PipelineConfig:
             time_budget_minutes=3.0,
         ),
     )
+
+
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    # A first answer in about a minute on a laptop: a few short trials.
+    "quick": {
+        "search": {
+            "max_trials": 8,
+            "epochs": 40,
+            "patience": 6,
+            "time_budget_minutes": 0.6,
+        },
+        "train": {"steps_per_execution": 8},
+    },
+}
+
+
+def apply_preset(config: PipelineConfig, preset: str) -> PipelineConfig:
+    """The config with a preset's settings laid over its sections.
+
+    Raises:
+        ConfigError: an unknown preset.
+    """
+    if preset not in PRESETS:
+        raise ConfigError(
+            f"Received the preset {preset!r}; expected one of {sorted(PRESETS)}."
+        )
+    raw = config.model_dump()
+    for section, values in PRESETS[preset].items():
+        raw[section] = {**raw[section], **values}
+    return parse_config(raw, source=f"preset {preset!r}")
 
 
 def parse_config(raw: Any, source: str = "<config>") -> PipelineConfig:

@@ -21,15 +21,16 @@ from flows.artifacts import (
 )
 from flows.config import PipelineConfig
 from flows.validation import pipeline_contract
-from tasks.augment import build_augmenter, make_datasets_task
+from tasks.augment import Datasets, build_augmenter, make_datasets_task
+from tasks.distributed import DistributedSearch, ensure_new_search
 from tasks.evaluate import evaluate_model_task, rescore_champion_task
-from tasks.load import load_dataset_task, to_examples_task
+from tasks.load import RawData, load_dataset_task, to_examples_task
 from tasks.model_card import leaderboard_rows, model_card_data, render_model_card
 from tasks.preprocess import Preprocessing, fit_preprocessing_task
 from tasks.progress import listening
 from tasks.publish import PublishResult, publish_version_task
-from tasks.search import run_search_task
-from tasks.split import split_examples_task
+from tasks.search import SearchResult, run_search_task
+from tasks.split import Splits, split_examples_task
 from tasks.tensorboard_logs import write_final_logs_task
 from tasks.validate import (
     DATA_PROFILE_FILE,
@@ -49,70 +50,41 @@ class PipelineResult:
     contract_summary: str = ""
 
 
+@dataclass(frozen=True)
+class SearchInputs:
+    """What the search needs, made the same way on a chief and on every worker."""
+
+    raw: RawData
+    report: ValidationReport
+    splits: Splits
+    preprocessing: Preprocessing
+    datasets: Datasets
+
+
 @flow(name="automl", log_prints=True)
-def automl_pipeline(config: PipelineConfig) -> PipelineResult:
-    """Train, evaluate and publish the best model for one pipeline config."""
+def automl_pipeline(
+    config: PipelineConfig, distributed: DistributedSearch | None = None
+) -> PipelineResult:
+    """Train, evaluate and publish the best model for one pipeline config.
+
+    With `distributed` (a chief's part), the search's trials run on workers
+    (`flows.worker`) and this flow serves them; the rest is the same.
+    """
     logger = get_run_logger()
-    run_id = _run_id()
+    run_id = _run_id() if distributed is None else distributed.run_id
     output = Path(config.output_dir)
     run_dir = output / "runs" / config.name / run_id
+    if distributed is not None:
+        ensure_new_search(run_dir / "tuner")
     logger.info("run %s: outputs in %s", run_id, run_dir)
     data = config.data
 
-    raw = load_dataset_task(data.source, **data.loader_options())
-    contract = pipeline_contract(config)
-    try:
-        report = validate_data_task(
-            raw,
-            contract,
-            data_docs_dir=run_dir / "data_docs",
-            reference=champion_data_profile(output / "registry", config.name),
-            **data.reader_options(),
-        )
-    except ContractViolation as violation:
-        contract_artifact(config.name, violation.report)
-        raise
-    contract_artifact(config.name, report)
-    logger.info("%s", report.summary())
-
-    examples = to_examples_task(raw, **data.reader_options())
-    splits = split_examples_task(
-        examples,
-        test_fraction=data.test_fraction,
-        validation_fraction=data.validation_fraction,
-        seed=config.seed,
-    )
-    preprocessing = fit_preprocessing_task(
-        splits.x_train,
-        kind=data.kind,
-        max_tokens=data.max_tokens,
-        text_length=data.text_length,
-    )
-    augmenter = None
-    if config.augment.enabled:
-        augmenter = build_augmenter(
-            data.kind,
-            feature_std=_feature_std(preprocessing),
-            seed=config.seed,
-            **config.augment.model_dump(exclude={"enabled"}),
-        )
-    datasets = make_datasets_task(
-        splits,
-        batch_size=config.search.batch_size,
-        augmenter=augmenter,
-        seed=config.seed,
-    )
+    inputs = prepare_search(config, data_docs_dir=run_dir / "data_docs")
+    raw, report, splits = inputs.raw, inputs.report, inputs.splits
+    preprocessing = inputs.preprocessing
     progress = SearchProgressArtifact(config.name, config.search.max_trials)
     with listening(progress):
-        search = run_search_task(
-            datasets,
-            preprocessing,
-            splits.num_classes,
-            tuner_dir=run_dir / "tuner",
-            tensorboard_dir=run_dir / "tensorboard",
-            seed=config.seed,
-            **config.search.model_dump(exclude={"batch_size"}),
-        )
+        search = search_models(config, inputs, run_dir, distributed)
     progress.finish(len(search.leaderboard), search.best_score)
     metrics = evaluate_model_task(
         search.model, splits.x_test, splits.y_test, splits.labels
@@ -129,6 +101,7 @@ def automl_pipeline(config: PipelineConfig) -> PipelineResult:
         "objective": search.objective,
         "best_score": search.best_score,
         "hyperparameters": search.hyperparameters,
+        "train": search.train,
     }
     data_summary = {
         "source": data.source,
@@ -216,6 +189,82 @@ def automl_pipeline(config: PipelineConfig) -> PipelineResult:
         run_dir=str(run_dir),
         tensorboard_dir=str(run_dir / "tensorboard"),
         contract_summary=_contract_line(report),
+    )
+
+
+def prepare_search(config: PipelineConfig, data_docs_dir: Path) -> SearchInputs:
+    """load -> validate -> split -> preprocess -> augment, up to the search.
+
+    Seeded throughout, so a chief and its workers, each running this on the
+    same config, get the same splits and the same fitted preprocessing.
+    """
+    logger = get_run_logger()
+    data = config.data
+    raw = load_dataset_task(data.source, **data.loader_options())
+    contract = pipeline_contract(config)
+    try:
+        report = validate_data_task(
+            raw,
+            contract,
+            data_docs_dir=data_docs_dir,
+            reference=champion_data_profile(
+                Path(config.output_dir) / "registry", config.name
+            ),
+            **data.reader_options(),
+        )
+    except ContractViolation as violation:
+        contract_artifact(config.name, violation.report)
+        raise
+    contract_artifact(config.name, report)
+    logger.info("%s", report.summary())
+
+    examples = to_examples_task(raw, **data.reader_options())
+    splits = split_examples_task(
+        examples,
+        test_fraction=data.test_fraction,
+        validation_fraction=data.validation_fraction,
+        seed=config.seed,
+    )
+    preprocessing = fit_preprocessing_task(
+        splits.x_train,
+        kind=data.kind,
+        max_tokens=data.max_tokens,
+        text_length=data.text_length,
+    )
+    augmenter = None
+    if config.augment.enabled:
+        augmenter = build_augmenter(
+            data.kind,
+            feature_std=_feature_std(preprocessing),
+            seed=config.seed,
+            **config.augment.model_dump(exclude={"enabled"}),
+        )
+    datasets = make_datasets_task(
+        splits,
+        batch_size=config.search.batch_size,
+        augmenter=augmenter,
+        seed=config.seed,
+    )
+    return SearchInputs(raw, report, splits, preprocessing, datasets)
+
+
+def search_models(
+    config: PipelineConfig,
+    inputs: SearchInputs,
+    run_dir: Path,
+    distributed: DistributedSearch | None = None,
+) -> SearchResult | None:
+    """The search stage over `inputs`, its tuner folder in `run_dir/tuner`."""
+    return run_search_task(
+        inputs.datasets,
+        inputs.preprocessing,
+        inputs.splits.num_classes,
+        tuner_dir=run_dir / "tuner",
+        tensorboard_dir=run_dir / "tensorboard",
+        seed=config.seed,
+        distributed=distributed,
+        **config.search.model_dump(exclude={"batch_size"}),
+        **config.train.model_dump(),
     )
 
 

@@ -47,7 +47,9 @@ def build(hp: kt.HyperParameters, input_spec: InputSpec, num_classes: int):
     x = keras.layers.GlobalAveragePooling1D()(x)
     x = keras.layers.Dense(dense_units, activation="gelu")(x)
     x = keras.layers.Dropout(dropout)(x)
-    outputs = keras.layers.Dense(num_classes, activation="softmax", name="probs")(x)
+    outputs = keras.layers.Dense(
+        num_classes, activation="softmax", name="probs", dtype="float32"
+    )(x)
     return keras.Model(inputs, outputs, name="transformer")
 
 

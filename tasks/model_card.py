@@ -11,6 +11,7 @@ import keras_tuner
 import sklearn
 import tensorflow as tf
 
+from tasks.device import device_name
 from tasks.evaluate import Metrics
 
 
@@ -107,8 +108,7 @@ def render_model_card(
         f"- Python {platform.python_version()}, TensorFlow {tf.__version__}, "
         f"Keras {keras.__version__}, Keras Tuner {keras_tuner.__version__}, "
         f"scikit-learn {sklearn.__version__}",
-        f"- Device: {_device()}, precision policy "
-        f"{keras.mixed_precision.global_policy().name}",
+        f"- {_training_line(environment(search.get('train')))}",
         "",
     ]
     return "\n".join(lines)
@@ -147,24 +147,43 @@ def model_card_data(
         "search": search,
         "leaderboard": leaderboard[:10],
         "metrics": metrics.to_dict(),
-        "environment": environment(),
+        "environment": environment(search.get("train")),
         "lineage": lineage,
     }
 
 
-def environment() -> dict:
-    """Library versions and the device the model was trained on."""
-    return {
+def environment(train: dict | None = None) -> dict:
+    """Library versions, and the device, precision and XLA the search trained with.
+
+    Args:
+        train: the search's device settings (`SearchResult.train`); without
+            them, what this process would use.
+    """
+    settings = {
         "python": platform.python_version(),
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
         "keras_tuner": keras_tuner.__version__,
         "scikit_learn": sklearn.__version__,
-        "device": _device(),
-        "precision_policy": keras.mixed_precision.global_policy().name,
     }
+    if train is None:
+        train = {
+            "device": device_name(),
+            "precision_policy": keras.config.dtype_policy().name,
+            "xla": {},
+        }
+    return settings | train
 
 
-def _device() -> str:
-    gpus = tf.config.list_physical_devices("GPU")
-    return f"{len(gpus)} GPU(s)" if gpus else "CPU"
+def _training_line(settings: dict) -> str:
+    xla = settings.get("xla") or {}
+    on = [family for family, enabled in xla.items() if enabled]
+    return (
+        f"Device: {settings['device']}, precision policy "
+        f"{settings['precision_policy']}, XLA: {', '.join(on) or 'off'}"
+        + (
+            f", {settings['steps_per_execution']} steps per execution"
+            if settings.get("steps_per_execution", 1) > 1
+            else ""
+        )
+    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import keras
@@ -19,6 +19,14 @@ import keras_tuner as kt
 
 from model_builders import BUILDERS
 from tasks.augment import Datasets
+from tasks.device import device_name, precision_policy, resolve_precision, resolve_xla
+from tasks.distributed import (
+    DistributedSearch,
+    distribution_strategy,
+    strategy_scope,
+    taking_part,
+    tuner_environment,
+)
 from tasks.errors import ConfigError, SearchError
 from tasks.preprocess import Preprocessing
 from tasks.progress import SearchProgress, report
@@ -44,6 +52,7 @@ class SearchResult:
     leaderboard: list[dict] = field(default_factory=list)
     seconds: float = 0.0
     stopped_by_budget: bool = False
+    train: dict = field(default_factory=dict)
 
 
 class PipelineHyperModel(kt.HyperModel):
@@ -54,11 +63,15 @@ class PipelineHyperModel(kt.HyperModel):
         preprocessing: Preprocessing,
         num_classes: int,
         families: list[str],
+        xla: str = "auto",
+        steps_per_execution: int = 1,
     ):
         super().__init__(name="automl")
         self.num_classes = num_classes
         self.preprocessing = preprocessing
         self.families = families
+        self.xla = xla
+        self.steps_per_execution = steps_per_execution
 
     def build(self, hp: kt.HyperParameters) -> keras.Model:
         family = hp.Choice("family", self.families, default=self.families[0])
@@ -71,13 +84,25 @@ class PipelineHyperModel(kt.HyperModel):
         inputs = self.preprocessing.inputs()
         outputs = body(self.preprocessing.layer()(inputs))
         model = keras.Model(inputs, outputs, name=f"automl_{family}")
-        compile_model(model, learning_rate)
+        compile_model(
+            model,
+            learning_rate,
+            jit_compile=resolve_xla(self.xla, family),
+            steps_per_execution=self.steps_per_execution,
+        )
         return model
 
 
-def compile_model(model: keras.Model, learning_rate: float) -> None:
+def compile_model(
+    model: keras.Model,
+    learning_rate: float,
+    jit_compile: bool = False,
+    steps_per_execution: int = 1,
+) -> None:
     """The one place models are compiled: Adam, cross-entropy, accuracy and F1."""
     model.compile(
+        jit_compile=jit_compile,
+        steps_per_execution=steps_per_execution,
         optimizer=keras.optimizers.Adam(learning_rate),
         loss=keras.losses.CategoricalCrossentropy(),
         metrics=[
@@ -126,6 +151,15 @@ def _budgeted(tuner_class: type[kt.Tuner]) -> type[kt.Tuner]:
 
         epochs = 0
         current_trial = None
+        # Keras Tuner keeps every trial's weights; a long search fills disks.
+        # Hyperband resumes trials from earlier ones' weights, so it keeps all.
+        keep_best_checkpoint_only = tuner_class is not kt.Hyperband
+
+        def _prune_checkpoints(self):
+            best = {t.trial_id for t in self.oracle.get_best_trials(1)}
+            for trial_id, trial in self.oracle.trials.items():
+                if trial_id not in best and trial.status != "RUNNING":
+                    Path(self._get_checkpoint_fname(trial_id)).unlink(missing_ok=True)
 
         def progress(self, event, trial, epoch=0) -> SearchProgress:
             done = [t for t in self.oracle.trials.values() if t.status != "RUNNING"]
@@ -152,7 +186,7 @@ def _budgeted(tuner_class: type[kt.Tuner]) -> type[kt.Tuner]:
             start = self.trial_seconds[trial.trial_id]
             self.trial_seconds[trial.trial_id] = time.monotonic() - start
             super().on_trial_end(trial)
-            done = self.oracle.trials[trial.trial_id]
+            done = self.oracle.get_trial(trial.trial_id)
             score = "failed" if done.score is None else f"{done.score:.4f}"
             logger.info(
                 "trial %s (%s) %s=%s in %.1fs",
@@ -163,10 +197,15 @@ def _budgeted(tuner_class: type[kt.Tuner]) -> type[kt.Tuner]:
                 self.trial_seconds[trial.trial_id],
             )
             report(self.progress("trial_end", trial))
+            if self.keep_best_checkpoint_only:
+                self._prune_checkpoints()
             if time.monotonic() >= self.deadline:
-                # The oracle stops handing out trials once max_trials is reached.
                 self.stopped_by_budget = True
-                self.oracle.max_trials = len(self.oracle.trials)
+                self.stop_new_trials()
+
+        def stop_new_trials(self):
+            # The oracle stops handing out trials once max_trials is reached.
+            self.oracle.max_trials = len(self.oracle.trials)
 
     BudgetedTuner.__name__ = f"Budgeted{tuner_class.__name__}"
     return BudgetedTuner
@@ -187,7 +226,12 @@ def run_search(
     objective: str = "val_f1_macro",
     seed: int = 0,
     batch_size: int | None = None,
-) -> SearchResult:
+    xla: str = "auto",
+    precision: str = "auto",
+    steps_per_execution: int = 1,
+    strategy: str = "default",
+    distributed: DistributedSearch | None = None,
+) -> SearchResult | None:
     """Search the families' hyperparameters; return the best model found.
 
     Args:
@@ -206,6 +250,15 @@ def run_search(
         objective: `val_f1_macro`, `val_accuracy` or `val_loss`.
         seed: seeds the tuner's sampling.
         batch_size: unused; the batch size is set by the datasets.
+        xla: `auto` (on GPU for the CNN and Transformer), `on` or `off`.
+        precision: `auto` (mixed bfloat16 on GPUs that have it), `float32`,
+            `mixed_bfloat16` or `mixed_float16`.
+        steps_per_execution: batches per compiled step.
+        strategy: `default`, or `mirrored` to build and fit each trial under
+            `tf.distribute.MirroredStrategy` (all local GPUs).
+        distributed: this process's part in a distributed search (see
+            `tasks.distributed`); None searches alone. A worker returns None:
+            the chief keeps the results.
 
     Raises:
         ConfigError: an unknown family or tuner.
@@ -219,8 +272,53 @@ def run_search(
         )
     if tuner not in TUNERS:
         raise ConfigError(f"search.tuner received {tuner!r}; expected {list(TUNERS)}.")
+    policy = resolve_precision(precision)
+    keras.utils.set_random_seed(seed)  # weights, dropout, shuffles: repeatable runs
+    with precision_policy(policy), tuner_environment(distributed):
+        result = _search(
+            datasets,
+            PipelineHyperModel(
+                preprocessing, num_classes, families, xla, steps_per_execution
+            ),
+            tuner_dir,
+            tensorboard_dir,
+            tuner,
+            max_trials,
+            epochs,
+            patience,
+            time_budget_minutes,
+            objective,
+            seed,
+            strategy,
+            distributed,
+        )
+    if result is None:
+        return None
+    train = {
+        "device": device_name(),
+        "precision_policy": policy,
+        "xla": {family: resolve_xla(xla, family) for family in families},
+        "steps_per_execution": steps_per_execution,
+    }
+    return replace(result, train=train)
+
+
+def _search(
+    datasets: Datasets,
+    hypermodel: PipelineHyperModel,
+    tuner_dir: str | Path,
+    tensorboard_dir: str | Path,
+    tuner: str,
+    max_trials: int,
+    epochs: int,
+    patience: int,
+    time_budget_minutes: float,
+    objective: str,
+    seed: int,
+    strategy: str,
+    distributed: DistributedSearch | None,
+) -> SearchResult | None:
     direction = "min" if objective == "val_loss" else "max"
-    hypermodel = PipelineHyperModel(preprocessing, num_classes, families)
     common = dict(
         objective=kt.Objective(objective, direction=direction),
         seed=seed,
@@ -228,6 +326,7 @@ def run_search(
         project_name=Path(tuner_dir).name,
         overwrite=False,
         max_consecutive_failed_trials=max(3, max_trials),
+        distribution_strategy=distribution_strategy(strategy),
     )
     if tuner == "hyperband":
         sizing = {"max_epochs": epochs, "factor": 3}
@@ -235,13 +334,14 @@ def run_search(
         sizing = {"max_trials": max_trials}
     try:
         # Keras Tuner builds one model up front to discover the search space.
-        search_tuner = _budgeted(TUNERS[tuner])(hypermodel, **sizing, **common)
+        tuner_class = taking_part(_budgeted(TUNERS[tuner]), distributed)
+        search_tuner = tuner_class(hypermodel, **sizing, **common)
     except Exception as exc:
         raise SearchError(
             f"The search space could not be built ({type(exc).__name__}: {exc}). "
-            f"Expected every family in {families} to build a model for "
-            f"{preprocessing.input_spec}. Check the data shape and the families, "
-            "or run with --debug."
+            f"Expected every family in {hypermodel.families} to build a model for "
+            f"{hypermodel.preprocessing.input_spec}. Check the data shape and the "
+            "families, or run with --debug."
         ) from exc
     started = time.monotonic()
     deadline = started + time_budget_minutes * 60.0
@@ -274,6 +374,8 @@ def run_search(
         except RuntimeError as exc:
             # Keras Tuner gives up after too many consecutive failed trials.
             raise SearchError(_failure_report(search_tuner, str(exc))) from None
+        if distributed is not None and distributed.role == "worker":
+            return None
         best_trials = search_tuner.oracle.get_best_trials(1)
         if not best_trials or best_trials[0].score is None:
             reason = "no trial produced a score"
@@ -282,7 +384,8 @@ def run_search(
         model = search_tuner.get_best_models(1)[0]
         # Build the optimizer's slots so the saved model reloads without a
         # "skipping optimizer variables" warning.
-        model.optimizer.build(model.trainable_variables)
+        with strategy_scope(search_tuner.distribution_strategy):
+            model.optimizer.build(model.trainable_variables)
     return SearchResult(
         model=model,
         hyperparameters=dict(best.hyperparameters.values),

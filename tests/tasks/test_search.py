@@ -61,6 +61,10 @@ def test_search_returns_the_best_model_with_raw_input_preprocessing(prepared, tm
     ends = [e for e in events if e.event == "trial_end"]
     assert [e.trials_done for e in ends] == [1, 2]
     assert ends[-1].fraction == 1.0 and ends[-1].best_score == result.best_score
+    # Only the best trial's weights stay on disk.
+    kept = sorted(p.parent.name for p in (tmp_path / "tuner").rglob("*.weights.h5"))
+    best_trial = result.leaderboard[0]["trial"]
+    assert kept == [f"trial_{best_trial}"]
 
 
 def test_time_budget_stops_new_trials(prepared, tmp_path):
@@ -107,3 +111,18 @@ def test_val_loss_objective_is_minimised(prepared, tmp_path):
     scores = [row["score"] for row in result.leaderboard]
     assert scores == sorted(scores)
     assert isinstance(result.model, keras.Model)
+
+
+def test_device_settings_reach_the_compiled_models(prepared, tmp_path):
+    result = _search(
+        prepared, tmp_path, max_trials=1, epochs=2, steps_per_execution=4, xla="on"
+    )
+    assert np.isfinite(result.best_score)
+    assert result.train == {
+        "device": "CPU",
+        "precision_policy": "float32",
+        "xla": {"cnn": True},
+        "steps_per_execution": 4,
+    }
+    assert result.model.jit_compile is True
+    assert result.model.steps_per_execution == 4

@@ -1,0 +1,57 @@
+"""The `automl-worker` flow: the `automl` flow's stages up to the search, then
+the trials a chief hands out. Wiring only; it publishes nothing.
+
+A chief (`automl run CONFIG --distributed`) serves the search; each worker
+loads, validates, splits and preprocesses the same data the same seeded way,
+so every trial trains on the chief's splits, and writes its checkpoints into
+the run folder they share (`runs/<name>/<run_id>/tuner`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from prefect import flow, get_run_logger
+
+from flows.config import PipelineConfig
+from flows.pipeline import prepare_search, search_models
+from tasks.distributed import DistributedSearch
+from tasks.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class WorkerResult:
+    """Which worker this was and the run folder it trained into."""
+
+    tuner_id: str
+    chief: str
+    run_dir: str
+
+
+@flow(name="automl-worker", log_prints=True)
+def automl_worker(
+    config: PipelineConfig, distributed: DistributedSearch
+) -> WorkerResult:
+    """Train the trials a chief hands out until it says the search is done."""
+    if distributed.role != "worker":
+        raise ConfigError(
+            f"automl-worker received the role {distributed.role!r}; expected "
+            "'worker'. Run the chief with `automl run CONFIG --distributed`."
+        )
+    logger = get_run_logger()
+    run_dir = Path(config.output_dir) / "runs" / config.name / distributed.run_id
+    logger.info(
+        "worker %s for the chief at %s: outputs in %s",
+        distributed.tuner_id,
+        distributed.address,
+        run_dir,
+    )
+    data_docs = run_dir / "workers" / distributed.tuner_id / "data_docs"
+    inputs = prepare_search(config, data_docs_dir=data_docs)
+    search_models(config, inputs, run_dir, distributed)
+    return WorkerResult(
+        tuner_id=distributed.tuner_id,
+        chief=distributed.address,
+        run_dir=str(run_dir),
+    )

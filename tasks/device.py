@@ -1,0 +1,82 @@
+"""Device settings for training: XLA per family and the numeric precision.
+
+On a GPU, XLA (`jit_compile`) speeds up the CNN and Transformer families;
+the LSTM family stays off it, because Keras picks the cuDNN kernel for LSTMs
+on GPU and XLA cannot compile it. Mixed bfloat16 is used on GPUs that have
+it (compute capability 8.0 and later); the softmax outputs stay float32. On
+a CPU both stay off: float32, no XLA.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import keras
+import tensorflow as tf
+
+from tasks.errors import ConfigError
+
+XLA_FAMILIES = frozenset({"cnn", "transformer"})
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+
+
+def gpu_compute_capabilities() -> list[tuple[int, int]]:
+    """The compute capability of each visible GPU; empty on a CPU machine."""
+    found = []
+    for gpu in tf.config.list_physical_devices("GPU"):
+        details = tf.config.experimental.get_device_details(gpu)
+        found.append(tuple(details.get("compute_capability", (0, 0))))
+    return found
+
+
+def resolve_precision(precision: str) -> str:
+    """The Keras dtype policy for `train.precision`.
+
+    Raises:
+        ConfigError: an unknown setting, or mixed precision asked for on a CPU.
+    """
+    gpus = gpu_compute_capabilities()
+    if precision == "auto":
+        bf16 = gpus and all(capability >= (8, 0) for capability in gpus)
+        return "mixed_bfloat16" if bf16 else "float32"
+    if precision not in PRECISIONS:
+        raise ConfigError(
+            f"train.precision received {precision!r}; expected 'auto' or one of "
+            f"{list(PRECISIONS)}."
+        )
+    if precision != "float32" and not gpus:
+        raise ConfigError(
+            f"train.precision received {precision!r} on a machine without a GPU; "
+            "mixed precision is slower than float32 on CPUs. Use 'auto' or "
+            "'float32'."
+        )
+    return precision
+
+
+def resolve_xla(xla: str, family: str) -> bool:
+    """Whether to compile `family`'s models with XLA for `train.xla`."""
+    if xla == "on":
+        return True
+    if xla == "off":
+        return False
+    return family in XLA_FAMILIES and bool(tf.config.list_physical_devices("GPU"))
+
+
+def device_name() -> str:
+    """`CPU`, or the GPUs with their compute capability."""
+    gpus = gpu_compute_capabilities()
+    if not gpus:
+        return "CPU"
+    return ", ".join(f"GPU (compute {major}.{minor})" for major, minor in gpus)
+
+
+@contextlib.contextmanager
+def precision_policy(policy: str) -> Iterator[None]:
+    """Build models under `policy` inside the block; restore the old one after."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
