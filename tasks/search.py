@@ -29,8 +29,8 @@ from tasks.distributed import (
 )
 from tasks.errors import ConfigError, SearchError
 from tasks.preprocess import Preprocessing
-from tasks.progress import SearchProgress, report
 from tasks.stage import stage
+from tasks.tuning import Deadline, EpochProgress, budgeted, frozen_gc
 
 logger = logging.getLogger(__name__)
 
@@ -110,105 +110,6 @@ def compile_model(
             keras.metrics.F1Score(average="macro", name="f1_macro"),
         ],
     )
-
-
-class _EpochProgress(keras.callbacks.Callback):
-    """Reports each epoch's end to the progress listeners."""
-
-    def __init__(self, tuner: kt.Tuner, epochs: int):
-        super().__init__()
-        self.tuner = tuner
-        self.epochs = epochs
-
-    def on_epoch_end(self, epoch, logs=None):
-        report(self.tuner.progress("epoch_end", self.tuner.current_trial, epoch + 1))
-
-    def __deepcopy__(self, memo):
-        # Keras Tuner deep-copies callbacks per trial; this one must keep
-        # pointing at the live tuner, not at a copy of it.
-        return self
-
-
-class _Deadline(keras.callbacks.Callback):
-    """Ends a trial's training at the first epoch end past the search deadline."""
-
-    def __init__(self, deadline: float):
-        super().__init__()
-        self.deadline = deadline
-
-    def on_epoch_end(self, epoch, logs=None):
-        if time.monotonic() >= self.deadline:
-            self.model.stop_training = True
-
-
-def _budgeted(tuner_class: type[kt.Tuner]) -> type[kt.Tuner]:
-    """A tuner that times its trials and stops asking for new ones past a deadline."""
-
-    class BudgetedTuner(tuner_class):
-        deadline = float("inf")
-        trial_seconds: dict[str, float]
-        stopped_by_budget = False
-
-        epochs = 0
-        current_trial = None
-        # Keras Tuner keeps every trial's weights; a long search fills disks.
-        # Hyperband resumes trials from earlier ones' weights, so it keeps all.
-        keep_best_checkpoint_only = tuner_class is not kt.Hyperband
-
-        def _prune_checkpoints(self):
-            best = {t.trial_id for t in self.oracle.get_best_trials(1)}
-            for trial_id, trial in self.oracle.trials.items():
-                if trial_id not in best and trial.status != "RUNNING":
-                    Path(self._get_checkpoint_fname(trial_id)).unlink(missing_ok=True)
-
-        def progress(self, event, trial, epoch=0) -> SearchProgress:
-            done = [t for t in self.oracle.trials.values() if t.status != "RUNNING"]
-            best = self.oracle.get_best_trials(1)
-            return SearchProgress(
-                event=event,
-                trial=trial.trial_id,
-                trials_done=len(done),
-                max_trials=self.oracle.max_trials,
-                epoch=epoch,
-                epochs=self.epochs,
-                family=trial.hyperparameters.values.get("family"),
-                score=self.oracle.trials[trial.trial_id].score,
-                best_score=best[0].score if best else None,
-            )
-
-        def on_trial_begin(self, trial):
-            self.trial_seconds.setdefault(trial.trial_id, time.monotonic())
-            self.current_trial = trial
-            super().on_trial_begin(trial)
-            report(self.progress("trial_begin", trial))
-
-        def on_trial_end(self, trial):
-            start = self.trial_seconds[trial.trial_id]
-            self.trial_seconds[trial.trial_id] = time.monotonic() - start
-            super().on_trial_end(trial)
-            done = self.oracle.get_trial(trial.trial_id)
-            score = "failed" if done.score is None else f"{done.score:.4f}"
-            logger.info(
-                "trial %s (%s) %s=%s in %.1fs",
-                trial.trial_id,
-                trial.hyperparameters.values.get("family"),
-                self.oracle.objective.name,
-                score,
-                self.trial_seconds[trial.trial_id],
-            )
-            report(self.progress("trial_end", trial))
-            if self.keep_best_checkpoint_only:
-                self._prune_checkpoints()
-            if time.monotonic() >= self.deadline:
-                self.stopped_by_budget = True
-                self.stop_new_trials()
-
-        def stop_new_trials(self):
-            # The oracle stops handing out trials once max_trials is reached.
-            self.oracle.max_trials = len(self.oracle.trials)
-
-    BudgetedTuner.__name__ = f"Budgeted{tuner_class.__name__}"
-    return BudgetedTuner
 
 
 def run_search(
@@ -334,7 +235,7 @@ def _search(
         sizing = {"max_trials": max_trials}
     try:
         # Keras Tuner builds one model up front to discover the search space.
-        tuner_class = taking_part(_budgeted(TUNERS[tuner]), distributed)
+        tuner_class = taking_part(budgeted(TUNERS[tuner]), distributed)
         search_tuner = tuner_class(hypermodel, **sizing, **common)
     except Exception as exc:
         raise SearchError(
@@ -355,10 +256,10 @@ def _search(
         keras.callbacks.TensorBoard(
             log_dir=str(tensorboard_dir), write_graph=False, profile_batch=0
         ),
-        _Deadline(deadline),
-        _EpochProgress(search_tuner, epochs),
+        Deadline(deadline),
+        EpochProgress(search_tuner, epochs),
     ]
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), frozen_gc():
         # Keras warns that tf.data input ignores `shuffle`, and that loading
         # the best checkpoint skips optimizer state: both expected here.
         warnings.filterwarnings("ignore", message=".*shuffle=True.*")

@@ -1,0 +1,135 @@
+"""Keras Tuner mechanics for the search: per-trial timing, the time budget,
+progress events, checkpoint pruning, and a garbage collector that leaves the
+long-lived imports alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import logging
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import keras
+import keras_tuner as kt
+
+from tasks.progress import SearchProgress, report
+
+logger = logging.getLogger("tasks.search")
+
+
+@contextlib.contextmanager
+def frozen_gc() -> Iterator[None]:
+    """Keep what exists now out of the collector's sweeps inside the block.
+
+    Keras Tuner collects garbage twice per trial; each full collection walks
+    every object TensorFlow, Prefect and Great Expectations left at import,
+    nearly a second per trial on a small CPU. Frozen, they are skipped.
+    """
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+class EpochProgress(keras.callbacks.Callback):
+    """Reports each epoch's end to the progress listeners."""
+
+    def __init__(self, tuner: kt.Tuner, epochs: int):
+        super().__init__()
+        self.tuner = tuner
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        report(self.tuner.progress("epoch_end", self.tuner.current_trial, epoch + 1))
+
+    def __deepcopy__(self, memo):
+        # Keras Tuner deep-copies callbacks per trial; this one must keep
+        # pointing at the live tuner, not at a copy of it.
+        return self
+
+
+class Deadline(keras.callbacks.Callback):
+    """Ends a trial's training at the first epoch end past the search deadline."""
+
+    def __init__(self, deadline: float):
+        super().__init__()
+        self.deadline = deadline
+
+    def on_epoch_end(self, epoch, logs=None):
+        if time.monotonic() >= self.deadline:
+            self.model.stop_training = True
+
+
+def budgeted(tuner_class: type[kt.Tuner]) -> type[kt.Tuner]:
+    """A tuner that times its trials and stops asking for new ones past a deadline."""
+
+    class BudgetedTuner(tuner_class):
+        deadline = float("inf")
+        trial_seconds: dict[str, float]
+        stopped_by_budget = False
+
+        epochs = 0
+        current_trial = None
+        # Keras Tuner keeps every trial's weights; a long search fills disks.
+        # Hyperband resumes trials from earlier ones' weights, so it keeps all.
+        keep_best_checkpoint_only = tuner_class is not kt.Hyperband
+
+        def _prune_checkpoints(self):
+            best = {t.trial_id for t in self.oracle.get_best_trials(1)}
+            for trial_id, trial in self.oracle.trials.items():
+                if trial_id not in best and trial.status != "RUNNING":
+                    Path(self._get_checkpoint_fname(trial_id)).unlink(missing_ok=True)
+
+        def progress(self, event, trial, epoch=0) -> SearchProgress:
+            done = [t for t in self.oracle.trials.values() if t.status != "RUNNING"]
+            best = self.oracle.get_best_trials(1)
+            return SearchProgress(
+                event=event,
+                trial=trial.trial_id,
+                trials_done=len(done),
+                max_trials=self.oracle.max_trials,
+                epoch=epoch,
+                epochs=self.epochs,
+                family=trial.hyperparameters.values.get("family"),
+                score=self.oracle.trials[trial.trial_id].score,
+                best_score=best[0].score if best else None,
+            )
+
+        def on_trial_begin(self, trial):
+            self.trial_seconds.setdefault(trial.trial_id, time.monotonic())
+            self.current_trial = trial
+            super().on_trial_begin(trial)
+            report(self.progress("trial_begin", trial))
+
+        def on_trial_end(self, trial):
+            start = self.trial_seconds[trial.trial_id]
+            self.trial_seconds[trial.trial_id] = time.monotonic() - start
+            super().on_trial_end(trial)
+            done = self.oracle.get_trial(trial.trial_id)
+            score = "failed" if done.score is None else f"{done.score:.4f}"
+            logger.info(
+                "trial %s (%s) %s=%s in %.1fs",
+                trial.trial_id,
+                trial.hyperparameters.values.get("family"),
+                self.oracle.objective.name,
+                score,
+                self.trial_seconds[trial.trial_id],
+            )
+            report(self.progress("trial_end", trial))
+            if self.keep_best_checkpoint_only:
+                self._prune_checkpoints()
+            if time.monotonic() >= self.deadline:
+                self.stopped_by_budget = True
+                self.stop_new_trials()
+
+        def stop_new_trials(self):
+            # The oracle stops handing out trials once max_trials is reached.
+            self.oracle.max_trials = len(self.oracle.trials)
+
+    BudgetedTuner.__name__ = f"Budgeted{tuner_class.__name__}"
+    return BudgetedTuner
