@@ -8,15 +8,13 @@ gate, 1 anything else. `--debug` shows the traceback instead.
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from flows.config import PipelineConfig, apply_preset, demo_config, load_config
+from flows.config import PipelineConfig, apply_preset, load_pipeline_config
 from flows.distributed_cli import (
     Distributed,
     Host,
@@ -28,7 +26,7 @@ from flows.distributed_cli import (
 )
 from flows.models_cli import models_app
 from flows.progress import terminal_progress
-from flows.reporting import reported_errors
+from flows.reporting import import_tensorflow_quietly, reported_errors
 from flows.service_cli import register_service_commands
 from flows.tensorboard_cli import tensorboard
 
@@ -77,7 +75,7 @@ def run(
     and publishes as usual.
     """
     with reported_errors(debug):
-        pipeline_config = _pipeline_config(config, output_dir)
+        pipeline_config = load_pipeline_config(config, output_dir)
         if preset is not None:
             pipeline_config = apply_preset(pipeline_config, preset)
         chief = chief_role_or_none(distributed, port, host, trial_timeout, run_id)
@@ -123,7 +121,7 @@ def validate(
     from flows.validation import validate_pipeline_data
 
     with reported_errors(debug):
-        report = validate_pipeline_data(_pipeline_config(config, output_dir))
+        report = validate_pipeline_data(load_pipeline_config(config, output_dir))
     typer.echo(report.summary())
 
 
@@ -152,7 +150,7 @@ def contract_init(
     from flows.validation import write_contract
 
     with reported_errors(debug):
-        pipeline_config = _pipeline_config(config, None)
+        pipeline_config = load_pipeline_config(config, None)
         path = out or Path("contracts") / f"{pipeline_config.name}.yaml"
         contract = write_contract(pipeline_config, path, overwrite=force)
     typer.echo(f"Wrote {path}: contract '{contract.name}' for {contract.kind} data.")
@@ -191,7 +189,7 @@ def predict(
     class. Exit code 2 for an unknown model or inputs the model cannot take.
     """
     with reported_errors(debug):
-        _import_tensorflow_quietly()
+        import_tensorflow_quietly()
         from tasks.predict import (
             parse_model_reference,
             predict_batch,
@@ -215,44 +213,11 @@ def _output_dir_flag(run_dir: str) -> str:
     return "" if output == Path("automl-output") else f" --output-dir {output}"
 
 
-def _pipeline_config(config: Path | None, output_dir: Path | None) -> PipelineConfig:
-    pipeline_config = demo_config() if config is None else load_config(config)
-    if output_dir is not None:
-        pipeline_config = pipeline_config.model_copy(
-            update={"output_dir": str(output_dir)}
-        )
-    return pipeline_config
-
-
 def _run_flow(config: PipelineConfig, distributed=None):
-    _import_tensorflow_quietly()
+    import_tensorflow_quietly()
     from flows.pipeline import automl_pipeline
 
     return automl_pipeline(config, distributed)
-
-
-def _import_tensorflow_quietly() -> None:
-    """Import TensorFlow and probe devices with native stderr captured.
-
-    TensorFlow's C++ runtime prints start-up notices (oneDNN, CUDA probing)
-    before its log level applies; they are noise on a CLI. They are replayed
-    if the import fails, so nothing useful is lost.
-    """
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as captured:
-        os.dup2(captured.fileno(), 2)
-        try:
-            import tensorflow as tf
-
-            tf.config.list_physical_devices()
-        except BaseException:
-            os.dup2(saved, 2)
-            captured.seek(0)
-            sys.stderr.write(captured.read().decode(errors="replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
 
 
 def main() -> None:

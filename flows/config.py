@@ -272,6 +272,20 @@ def load_config(path: str | Path) -> PipelineConfig:
     return parse_config(raw, source=str(path))
 
 
+def load_pipeline_config(
+    path: str | Path | None, output_dir: str | Path | None = None
+) -> PipelineConfig:
+    """The config at `path` (the digits demo when None), with `output_dir` if given.
+
+    Raises:
+        ConfigError: as `load_config`.
+    """
+    config = demo_config() if path is None else load_config(path)
+    if output_dir is not None:
+        config = config.model_copy(update={"output_dir": str(output_dir)})
+    return config
+
+
 def _describe(error: dict[str, Any]) -> str:
     where = ".".join(str(part) for part in error["loc"]) or "(top level)"
     if error["type"] == "extra_forbidden":

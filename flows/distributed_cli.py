@@ -9,8 +9,9 @@ from typing import Annotated
 
 import typer
 
+from flows.config import load_pipeline_config
 from flows.progress import terminal_progress
-from flows.reporting import reported_errors
+from flows.reporting import import_tensorflow_quietly, reported_errors
 
 Distributed = Annotated[
     bool,
@@ -48,9 +49,7 @@ def chief_role_or_none(
     """The chief's part for `automl run --distributed`, else None (search alone)."""
     if not distributed:
         return None
-    from flows.cli import _import_tensorflow_quietly
-
-    _import_tensorflow_quietly()  # tasks.distributed imports Keras Tuner
+    import_tensorflow_quietly()  # tasks.distributed imports Keras Tuner
     from tasks.distributed import chief_role
 
     return chief_role(port, host, trial_timeout_seconds=trial_timeout, run_id=run_id)
@@ -81,11 +80,9 @@ def worker(
     and the same output folder (shared storage across machines). Workers
     publish nothing: the chief evaluates and publishes the best model.
     """
-    from flows.cli import _import_tensorflow_quietly, _pipeline_config
-
     with reported_errors(debug):
-        pipeline_config = _pipeline_config(config, output_dir)
-        _import_tensorflow_quietly()
+        pipeline_config = load_pipeline_config(config, output_dir)
+        import_tensorflow_quietly()
         from tasks.distributed import worker_role
 
         role = worker_role(chief, run_id=run_id)

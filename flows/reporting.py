@@ -7,6 +7,10 @@ traceback instead.
 
 from __future__ import annotations
 
+import os
+import sys
+import tempfile
+
 import typer
 
 from tasks.errors import AutoMLError
@@ -51,3 +55,27 @@ def exit_code_for(exc: BaseException) -> int:
     if isinstance(exc, AutoMLError):
         return exc.exit_code
     return 1
+
+
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow and probe devices with native stderr captured.
+
+    TensorFlow's C++ runtime prints start-up notices (oneDNN, CUDA probing)
+    before its log level applies; they are noise on a CLI. They are replayed
+    if the import fails, so nothing useful is lost.
+    """
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()
+        except BaseException:
+            os.dup2(saved, 2)
+            captured.seek(0)
+            sys.stderr.write(captured.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)

@@ -11,8 +11,8 @@ from typing import Annotated
 
 import typer
 
-from flows.config import load_config
-from flows.reporting import reported_errors
+from flows.config import load_config, load_pipeline_config
+from flows.reporting import import_tensorflow_quietly, reported_errors
 
 Debug = Annotated[bool, typer.Option(help="show tracebacks")]
 
@@ -49,14 +49,8 @@ def deploy(
     from flows.deploy import deploy as deploy_pipeline
 
     with reported_errors(debug):
-        from flows.cli import _import_tensorflow_quietly
-
-        _import_tensorflow_quietly()  # the flow's module imports Keras
-        loaded = [load_config(path) for path in configs]
-        if output_dir is not None:
-            loaded = [
-                c.model_copy(update={"output_dir": str(output_dir)}) for c in loaded
-            ]
+        loaded = [load_pipeline_config(path, output_dir) for path in configs]
+        import_tensorflow_quietly()  # the flow's module imports Keras
         for config in loaded:
             deployment_id = deploy_pipeline(config, cron, pool)
             when = ", ".join(f"cron {c!r} (UTC)" for c in cron or []) or "no schedule"
@@ -89,9 +83,7 @@ def serve(
     from flows.watch import start_watching
 
     with reported_errors(debug):
-        from flows.cli import _import_tensorflow_quietly
-
-        _import_tensorflow_quietly()
+        import_tensorflow_quietly()
         if watch:
             start_watching(names)
         serve_deployments(names, limit)

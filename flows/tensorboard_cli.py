@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from flows.reporting import reported_errors
+from flows.reporting import import_tensorflow_quietly, reported_errors
 from tasks.errors import ConfigError
 
 EVENT_FILES = "events.out.tfevents.*"
@@ -43,9 +43,7 @@ def tensorboard(
     """
     with reported_errors(debug):
         log_dir = tensorboard_log_dir(output_dir, name)
-        from flows.cli import _import_tensorflow_quietly
-
-        _import_tensorflow_quietly()  # TensorBoard's plugins import TensorFlow
+        import_tensorflow_quietly()  # TensorBoard's plugins import TensorFlow
         url = launch_tensorboard(log_dir, host, port)
     typer.echo(f"TensorBoard at {url} serving {log_dir} (Ctrl-C to stop)")
     wait_until_stopped()

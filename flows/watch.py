@@ -99,21 +99,24 @@ def _announce(name: str, path: str) -> None:
 
 def watch_sources(names: list[str] | None = None, interval: float = 2.0) -> None:
     """Watch the deployed pipelines' sources until interrupted."""
-    sources = deployed_sources(names)
-    for name, path in sources.items():
-        _say(f"watching {path} for {name} every {interval:.1f}s")
-    SourceWatcher(sources, _announce).run(interval)
+    _deployed_watcher(names, interval).run(interval)
 
 
 def start_watching(names: list[str] | None = None, interval: float = 2.0) -> None:
     """Watch in a background thread (for `automl serve --watch`)."""
-    sources = deployed_sources(names)
-    watcher = SourceWatcher(sources, _announce)
+    watcher = _deployed_watcher(names, interval)
     threading.Thread(
         target=watcher.run, args=(interval,), daemon=True, name="automl-watch"
     ).start()
-    for name, path in sources.items():
+
+
+def _deployed_watcher(names: list[str] | None, interval: float) -> SourceWatcher:
+    # The baseline is taken here, before "watching" is said: a change after
+    # the line is always a change.
+    watcher = SourceWatcher(deployed_sources(names), _announce)
+    for name, path in watcher.sources.items():
         _say(f"watching {path} for {name} every {interval:.1f}s")
+    return watcher
 
 
 def _say(line: str) -> None:

@@ -113,8 +113,8 @@ class ChiefMixin:
             seconds,
         )
         report(self.progress("trial_end", trial))
-        if getattr(self, "keep_best_checkpoint_only", False):
-            self._prune_checkpoints()
+        if self.keep_best_checkpoint_only:
+            self._prune_checkpoints(trial.trial_id)
 
 
 class _WatchingServicer(OracleServicer):

@@ -248,6 +248,7 @@ def _search(
     deadline = started + time_budget_minutes * 60.0
     search_tuner.deadline = deadline
     search_tuner.trial_seconds = {}
+    search_tuner.kept_checkpoints = set()
     search_tuner.epochs = epochs
     callbacks = [
         keras.callbacks.EarlyStopping(

@@ -10,6 +10,7 @@ import gc
 import logging
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import keras
@@ -45,7 +46,7 @@ class EpochProgress(keras.callbacks.Callback):
         self.epochs = epochs
 
     def on_epoch_end(self, epoch, logs=None):
-        report(self.tuner.progress("epoch_end", self.tuner.current_trial, epoch + 1))
+        report(self.tuner.epoch_progress(epoch + 1))
 
     def __deepcopy__(self, memo):
         # Keras Tuner deep-copies callbacks per trial; this one must keep
@@ -74,16 +75,19 @@ def budgeted(tuner_class: type[kt.Tuner]) -> type[kt.Tuner]:
         stopped_by_budget = False
 
         epochs = 0
-        current_trial = None
+        trial_begun: SearchProgress | None = None
+        kept_checkpoints: set[str]
         # Keras Tuner keeps every trial's weights; a long search fills disks.
         # Hyperband resumes trials from earlier ones' weights, so it keeps all.
         keep_best_checkpoint_only = tuner_class is not kt.Hyperband
 
-        def _prune_checkpoints(self):
+        def _prune_checkpoints(self, ended: str):
+            """Delete the weights of `ended` and of the previous best, unless best."""
             best = {t.trial_id for t in self.oracle.get_best_trials(1)}
-            for trial_id, trial in self.oracle.trials.items():
-                if trial_id not in best and trial.status != "RUNNING":
-                    Path(self._get_checkpoint_fname(trial_id)).unlink(missing_ok=True)
+            self.kept_checkpoints.add(ended)
+            for trial_id in self.kept_checkpoints - best:
+                Path(self._get_checkpoint_fname(trial_id)).unlink(missing_ok=True)
+            self.kept_checkpoints &= best
 
         def progress(self, event, trial, epoch=0) -> SearchProgress:
             done = [t for t in self.oracle.trials.values() if t.status != "RUNNING"]
@@ -100,11 +104,19 @@ def budgeted(tuner_class: type[kt.Tuner]) -> type[kt.Tuner]:
                 best_score=best[0].score if best else None,
             )
 
+        def epoch_progress(self, epoch: int) -> SearchProgress:
+            """The running trial's begin event, moved on to `epoch`.
+
+            Counts and best score do not change within a trial, so an epoch
+            end does not ask the oracle again.
+            """
+            return replace(self.trial_begun, event="epoch_end", epoch=epoch)
+
         def on_trial_begin(self, trial):
             self.trial_seconds.setdefault(trial.trial_id, time.monotonic())
-            self.current_trial = trial
             super().on_trial_begin(trial)
-            report(self.progress("trial_begin", trial))
+            self.trial_begun = self.progress("trial_begin", trial)
+            report(self.trial_begun)
 
         def on_trial_end(self, trial):
             start = self.trial_seconds[trial.trial_id]
@@ -122,7 +134,7 @@ def budgeted(tuner_class: type[kt.Tuner]) -> type[kt.Tuner]:
             )
             report(self.progress("trial_end", trial))
             if self.keep_best_checkpoint_only:
-                self._prune_checkpoints()
+                self._prune_checkpoints(trial.trial_id)
             if time.monotonic() >= self.deadline:
                 self.stopped_by_budget = True
                 self.stop_new_trials()

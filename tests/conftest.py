@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import tasks  # noqa: F401  (sets the quiet, offline environment defaults)
+from tests.helpers import tiny_image_arrays
 
 
 @pytest.fixture(autouse=True)
@@ -20,12 +21,7 @@ def seeded_keras():
 @pytest.fixture
 def tiny_images() -> tuple[np.ndarray, np.ndarray]:
     """48 8x8x1 images in 3 classes, each class a different bright region."""
-    rng = np.random.default_rng(0)
-    x = rng.uniform(0, 4, size=(48, 8, 8, 1)).astype("float32")
-    y = np.repeat(np.arange(3), 16)
-    for label in range(3):
-        x[y == label, label * 2 : label * 2 + 3, :, 0] += 12.0
-    return x, y
+    return tiny_image_arrays()
 
 
 @pytest.fixture(scope="session")

@@ -14,12 +14,12 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
 from typer.testing import CliRunner
 
 from flows.cli import app
+from tests.helpers import free_port, save_tiny_npz
 
 TRIALS = 4
 
@@ -33,12 +33,7 @@ def prefect_env(prefect_harness) -> dict:
 
 
 def _config(tmp_path: Path, max_trials: int = TRIALS) -> Path:
-    rng = np.random.default_rng(0)
-    x = rng.uniform(0, 4, size=(48, 8, 8, 1)).astype("float32")
-    y = np.repeat(np.arange(3), 16)
-    for label in range(3):
-        x[y == label, label * 2 : label * 2 + 3, :, 0] += 12.0
-    np.savez(tmp_path / "tiny.npz", x=x, y=y)
+    save_tiny_npz(tmp_path / "tiny.npz")
     config = {
         "name": "tiny",
         "data": {"source": str(tmp_path / "tiny.npz"), "kind": "image"},
@@ -55,12 +50,6 @@ def _config(tmp_path: Path, max_trials: int = TRIALS) -> Path:
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _start(args: list[str], env: dict, log: Path) -> subprocess.Popen:
@@ -103,7 +92,7 @@ def test_worker_with_a_bad_chief_address_exits_2(tmp_path):
 
 
 def test_chief_shares_trials_between_two_workers_and_publishes(prefect_env, tmp_path):
-    config, port = _config(tmp_path), _free_port()
+    config, port = _config(tmp_path), free_port()
     chief = _start(
         ["run", str(config), "--distributed", "--port", str(port)],
         prefect_env,
@@ -134,7 +123,7 @@ def test_chief_shares_trials_between_two_workers_and_publishes(prefect_env, tmp_
 
 
 def test_chief_finishes_when_a_worker_is_killed_mid_trial(prefect_env, tmp_path):
-    config, port = _config(tmp_path, max_trials=3), _free_port()
+    config, port = _config(tmp_path, max_trials=3), free_port()
     chief_log_path = tmp_path / "chief.log"
     chief = _start(
         ["run", str(config), "--distributed", "--port", str(port)]

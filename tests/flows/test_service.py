@@ -9,26 +9,20 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
-import numpy as np
 import pytest
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
+from tests.helpers import free_port, save_tiny_npz
+
 BIN = Path(sys.executable).parent
 RUN_TIMEOUT = 240
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -44,7 +38,7 @@ def _stop(process: subprocess.Popen) -> None:
 def server(tmp_path_factory):
     """A real Prefect server; yields (api_url, env for the CLI, a work folder)."""
     root = tmp_path_factory.mktemp("service")
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ)
     env.update(
         PREFECT_HOME=str(root / "prefect-home"),
@@ -90,12 +84,7 @@ def _automl(env, *args, timeout=120) -> subprocess.CompletedProcess:
 def deployed(server):
     """`automl deploy` of a tiny pipeline, served by `automl serve --watch`."""
     api, env, root = server
-    rng = np.random.default_rng(0)
-    x = rng.uniform(0, 4, size=(48, 8, 8, 1)).astype("float32")
-    y = np.repeat(np.arange(3), 16)
-    for label in range(3):
-        x[y == label, label * 2 : label * 2 + 3, :, 0] += 12.0
-    np.savez(root / "tiny.npz", x=x, y=y)
+    save_tiny_npz(root / "tiny.npz")
     config = root / "tiny.yaml"
     config.write_text(
         "name: tiny\n"

@@ -26,6 +26,7 @@ from typer.testing import CliRunner
 from flows.cli import app
 from tasks.evaluate import evaluate_predictions
 from tasks.tensorboard_logs import write_final_logs
+from tests.helpers import free_port
 
 LABELS = ["cat", "dog", "bird"]
 
@@ -132,12 +133,6 @@ def test_keras_tuner_writes_one_folder_per_trial_beside_final(tiny_run):
         ]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 class _Served:
     """A running `automl tensorboard` process and the URL it printed."""
 
@@ -186,7 +181,7 @@ class _Served:
 @pytest.fixture(scope="module")
 def served(tiny_run, tmp_path_factory):
     output, _ = tiny_run
-    port = _free_port()
+    port = free_port()
     stdout = tmp_path_factory.mktemp("served") / "stdout.txt"
     server = _Served(["pets", "--output-dir", str(output), "--port", str(port)], stdout)
     try:
