@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: demo test test-slow lint install clean screenshots
+.PHONY: demo test test-slow test-faults lint install clean screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,11 +26,17 @@ lint: install
 	$(BIN)/ruff format --check .
 
 test: lint
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m "not slow and not faults"
 
 # Tests over two minutes each (the 2-minute time-budget run); CI runs them too.
 test-slow: install
 	$(BIN)/python -m pytest -m slow
+
+# Fault injection and load (issue 8): SIGKILL mid-search and mid-publish,
+# ENOSPC, corrupted registry files, crashed runs, concurrent predicts and
+# runs; real processes throughout. CI runs them too.
+test-faults: install
+	$(BIN)/python -m pytest -m faults
 
 # The README's Prefect UI screenshots (docs/screenshots/); needs Debian's
 # chromium (`apt-get install chromium`). Not part of `make test`.
