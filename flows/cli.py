@@ -66,21 +66,34 @@ def run(
     host: Host = "127.0.0.1",
     trial_timeout: TrialTimeout = 600.0,
     run_id: RunId = None,
+    resume: Annotated[
+        str | None,
+        typer.Option(
+            metavar="RUN_ID",
+            help="go on with an interrupted run (its id is the folder under "
+            "OUTPUT_DIR/runs/NAME/); finished trials are kept",
+        ),
+    ] = None,
     debug: Annotated[bool, typer.Option(help="show tracebacks")] = False,
 ) -> None:
     """Run the whole pipeline and publish the best model.
 
     With --distributed, the search's trials run on `automl worker` processes
     (see `automl worker --help`); this process serves them, then evaluates
-    and publishes as usual.
+    and publishes as usual. With --resume RUN_ID, a killed run goes on from
+    its last finished trial and epoch, with the config it started with.
     """
     with reported_errors(debug):
         pipeline_config = load_pipeline_config(config, output_dir)
         if preset is not None:
             pipeline_config = apply_preset(pipeline_config, preset)
+        if resume is not None:
+            from tasks.runs import check_run_id
+
+            check_run_id(resume)
         chief = chief_role_or_none(distributed, port, host, trial_timeout, run_id)
         with terminal_progress(progress and sys.stderr.isatty()):
-            result = _run_flow(pipeline_config, chief)
+            result = _run_flow(pipeline_config, chief, resume)
     published = result.publish
     status = "champion" if published.promoted else "not promoted"
     typer.echo("")
@@ -213,11 +226,11 @@ def _output_dir_flag(run_dir: str) -> str:
     return "" if output == Path("automl-output") else f" --output-dir {output}"
 
 
-def _run_flow(config: PipelineConfig, distributed=None):
+def _run_flow(config: PipelineConfig, distributed=None, resume: str | None = None):
     import_tensorflow_quietly()
     from flows.pipeline import automl_pipeline
 
-    return automl_pipeline(config, distributed)
+    return automl_pipeline(config, distributed, resume)
 
 
 def main() -> None:

@@ -23,12 +23,14 @@ from flows.config import PipelineConfig
 from flows.validation import pipeline_contract
 from tasks.augment import Datasets, build_augmenter, make_datasets_task
 from tasks.distributed import DistributedSearch, ensure_new_search
+from tasks.errors import ConfigError
 from tasks.evaluate import evaluate_model_task, rescore_champion_task
 from tasks.load import RawData, load_dataset_task, to_examples_task
 from tasks.model_card import leaderboard_rows, model_card_data, render_model_card
 from tasks.preprocess import Preprocessing, fit_preprocessing_task
 from tasks.progress import listening
 from tasks.publish import PublishResult, publish_version_task
+from tasks.runs import finish_run, resume_run, retried_run, start_run
 from tasks.search import SearchResult, run_search_task
 from tasks.split import Splits, split_examples_task
 from tasks.tensorboard_logs import write_final_logs_task
@@ -63,19 +65,24 @@ class SearchInputs:
 
 @flow(name="automl", log_prints=True)
 def automl_pipeline(
-    config: PipelineConfig, distributed: DistributedSearch | None = None
+    config: PipelineConfig,
+    distributed: DistributedSearch | None = None,
+    resume: str | None = None,
 ) -> PipelineResult:
     """Train, evaluate and publish the best model for one pipeline config.
 
     With `distributed` (a chief's part), the search's trials run on workers
-    (`flows.worker`) and this flow serves them; the rest is the same.
+    (`flows.worker`) and this flow serves them; the rest is the same. With
+    `resume` (a run id), an interrupted run goes on where it stopped: its
+    finished trials are kept and its running trial continues from its last
+    finished epoch. A retry of this flow run by Prefect resumes the same way.
     """
     logger = get_run_logger()
-    run_id = _run_id() if distributed is None else distributed.run_id
     output = Path(config.output_dir)
-    run_dir = output / "runs" / config.name / run_id
-    if distributed is not None:
-        ensure_new_search(run_dir / "tuner")
+    config_json = config.model_dump(mode="json")
+    run_dir = _run_folder(config, config_json, distributed, resume)
+    run_id = run_dir.name
+    start_run(run_dir, run_id, config_json, flow_run.id)
     logger.info("run %s: outputs in %s", run_id, run_dir)
     data = config.data
 
@@ -112,7 +119,6 @@ def automl_pipeline(
         "num_validation": len(splits.x_val),
         "num_test": len(splits.x_test),
     }
-    config_json = config.model_dump(mode="json")
     config_hash = hashlib.sha256(
         json.dumps(config_json, sort_keys=True).encode()
     ).hexdigest()[:16]
@@ -173,6 +179,7 @@ def automl_pipeline(
             config.publish.metric,
         ),
     )
+    finish_run(run_dir, published.version)
     publish_artifacts(
         config.name, published, metrics.to_dict(), search.leaderboard, card, run_dir
     )
@@ -276,6 +283,33 @@ def _contract_line(report: ValidationReport) -> str:
     for warning in report.warnings:
         line += f"; warning: {warning.describe()}"
     return line
+
+
+def _run_folder(
+    config: PipelineConfig,
+    config_json: dict,
+    distributed: DistributedSearch | None,
+    resume: str | None,
+) -> Path:
+    """The run's folder: a new one, the one to resume, or a retried attempt's."""
+    runs = Path(config.output_dir) / "runs" / config.name
+    if distributed is not None:
+        if resume is not None:
+            raise ConfigError(
+                "--resume received together with --distributed; expected one of "
+                "them: a distributed search cannot be resumed yet. Resume the run "
+                "alone (without --distributed), or start a new distributed run."
+            )
+        run_dir = runs / distributed.run_id
+        ensure_new_search(run_dir / "tuner")
+        return run_dir
+    if resume is not None:
+        return resume_run(runs, resume, config_json)
+    if flow_run.run_count > 1 and flow_run.id:
+        retried = retried_run(runs, flow_run.id)
+        if retried is not None:
+            return retried
+    return runs / _run_id()
 
 
 def _run_id() -> str:

@@ -30,7 +30,15 @@ from tasks.distributed import (
 from tasks.errors import ConfigError, SearchError
 from tasks.preprocess import Preprocessing
 from tasks.stage import stage
-from tasks.tuning import Deadline, EpochProgress, budgeted, frozen_gc
+from tasks.tuning import (
+    Deadline,
+    EpochProgress,
+    FailOnNonFinite,
+    ResumableEarlyStopping,
+    budgeted,
+    frozen_gc,
+    read_search_clock,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -245,15 +253,26 @@ def _search(
             "families, or run with --debug."
         ) from exc
     started = time.monotonic()
-    deadline = started + time_budget_minutes * 60.0
+    # A resumed search (the folder holds an interrupted one's oracle) keeps
+    # its finished trials and counts the time it already used.
+    used = read_search_clock(tuner_dir) if search_tuner.oracle.trials else 0.0
+    if search_tuner.oracle.trials and (distributed is None):
+        done = [t for t in search_tuner.oracle.trials.values() if t.status != "RUNNING"]
+        logger.info(
+            "resuming the search in %s: %d trial(s) done, %.0f s of the budget used",
+            tuner_dir,
+            len(done),
+            used,
+        )
+    deadline = started + time_budget_minutes * 60.0 - used
     search_tuner.deadline = deadline
+    search_tuner.clock_started, search_tuner.clock_before = started, used
     search_tuner.trial_seconds = {}
     search_tuner.kept_checkpoints = set()
     search_tuner.epochs = epochs
     callbacks = [
-        keras.callbacks.EarlyStopping(
-            monitor=objective, mode=direction, patience=patience
-        ),
+        ResumableEarlyStopping(monitor=objective, mode=direction, patience=patience),
+        FailOnNonFinite(),
         keras.callbacks.TensorBoard(
             log_dir=str(tensorboard_dir), write_graph=False, profile_batch=0
         ),

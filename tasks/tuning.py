@@ -1,13 +1,25 @@
 """Keras Tuner mechanics for the search: per-trial timing, the time budget,
 progress events, checkpoint pruning, a garbage collector that leaves the
-long-lived imports alone, and the release of each trial's training graphs.
+long-lived imports alone, the release of each trial's training graphs, trials
+that fail loudly on a non-finite loss, and resuming a killed search.
+
+Resume: Keras Tuner reloads a project folder's oracle and runs its interrupted
+trial again, from epoch 0. Here every trial also backs itself up after each
+epoch (`keras.callbacks.BackupAndRestore`: weights, optimizer state, epoch) in
+`trial_<id>/backup/`, so the interrupted trial goes on from its last finished
+epoch, with its best-epoch checkpoint, early-stopping state and metric
+history as they were. The search's clock is saved too, so the time budget
+counts the time spent before the kill.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import logging
+import math
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -15,6 +27,8 @@ from pathlib import Path
 
 import keras
 import keras_tuner as kt
+import numpy as np
+from keras_tuner.src.engine.tuner_utils import SaveBestEpoch
 
 from tasks.progress import SearchProgress, report
 
@@ -72,8 +86,19 @@ def release_custom_gradients(before: frozenset[str]) -> int:
     return len(stale)
 
 
+CLOCK_FILE = "search_clock.json"
+
+
+def read_search_clock(tuner_dir: str | Path) -> float:
+    """Seconds an earlier, interrupted search of this folder already used."""
+    try:
+        return float(json.loads((Path(tuner_dir) / CLOCK_FILE).read_text())["seconds"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0.0
+
+
 class EpochProgress(keras.callbacks.Callback):
-    """Reports each epoch's end to the progress listeners."""
+    """Reports each epoch's end to the progress listeners; saves the clock."""
 
     def __init__(self, tuner: kt.Tuner, epochs: int):
         super().__init__()
@@ -81,12 +106,119 @@ class EpochProgress(keras.callbacks.Callback):
         self.epochs = epochs
 
     def on_epoch_end(self, epoch, logs=None):
+        self.tuner.save_clock()
         report(self.tuner.epoch_progress(epoch + 1))
 
     def __deepcopy__(self, memo):
         # Keras Tuner deep-copies callbacks per trial; this one must keep
         # pointing at the live tuner, not at a copy of it.
         return self
+
+
+class FailOnNonFinite(keras.callbacks.Callback):
+    """Fails the trial when an epoch leaves a NaN or infinite loss or weight.
+
+    Keras goes on training a diverged model, and its loss (cross-entropy
+    clips the probabilities), accuracy and F1 can still look finite; raised
+    here, Keras Tuner marks the trial failed with this message and the search
+    moves on to the next trial. The weights are checked once per epoch.
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        where = [
+            name
+            for name in ("loss", "val_loss")
+            if name in (logs or {}) and not math.isfinite(float(logs[name]))
+        ]
+        where += [
+            f"weight {variable.path}"
+            for variable in self.model.weights
+            if not np.isfinite(keras.ops.convert_to_numpy(variable.value)).all()
+        ][:3]
+        if where:
+            raise FloatingPointError(
+                f"{', '.join(where)} became NaN or infinite at epoch {epoch + 1}: "
+                "the model diverged (too high a learning rate, or inputs out of "
+                "range)"
+            )
+
+
+class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+    """Early stopping that can pick up a resumed trial's patience where it was."""
+
+    resumed_history: list[float] | None = None
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        history, self.resumed_history = self.resumed_history or [], None
+        if history:
+            pick = min if self.mode == "min" else max
+            self.best_epoch = history.index(pick(history))
+            self.best = history[self.best_epoch]
+            self.wait = len(history) - 1 - self.best_epoch
+
+
+class TrialBackup(keras.callbacks.BackupAndRestore):
+    """A trial's epoch-by-epoch backup, deleted when its training ends.
+
+    Besides Keras's weights, optimizer state and epoch, it keeps each epoch's
+    logs (`epoch_logs.json`, written before the epoch counts as backed up),
+    since Keras Tuner scores a trial from the History its `fit` returns, which
+    after a resume holds only the epochs trained since. Two copies of the
+    weights are kept (`double_checkpoint`), so a kill while one is written
+    leaves the other to resume from.
+    """
+
+    def __init__(self, backup_dir: str | Path):
+        super().__init__(str(backup_dir), double_checkpoint=True)
+        self._logs_path = Path(backup_dir) / "epoch_logs.json"
+        self.resume_epoch = self._read_epoch()
+        self.earlier_logs = self._read_logs()[: self.resume_epoch]
+        if len(self.earlier_logs) < self.resume_epoch:  # logs lost: start over
+            self.resume_epoch, self.earlier_logs = 0, []
+            self.on_train_end()
+
+    def on_train_begin(self, logs=None):
+        self.epoch_logs = list(self.earlier_logs)
+        super().on_train_begin(logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        entry = {k: float(v) for k, v in (logs or {}).items()}
+        self.epoch_logs = [*self.epoch_logs[:epoch], entry]
+        self._write_logs(self.epoch_logs)
+        super().on_epoch_end(epoch, logs)
+
+    def whole_history(self, history: keras.callbacks.History) -> None:
+        """Put the epochs before the resume back in front of `history`."""
+        if not self.earlier_logs:
+            return
+        for key, values in history.history.items():
+            earlier = [entry.get(key, float("nan")) for entry in self.earlier_logs]
+            history.history[key] = earlier + list(values)
+        history.epoch = list(range(len(next(iter(history.history.values()), []))))
+
+    def earlier_values(self, name: str) -> list[float]:
+        return [entry[name] for entry in self.earlier_logs if name in entry]
+
+    def _read_epoch(self) -> int:
+        try:
+            with open(self._training_metadata_path) as handle:
+                return int(json.load(handle)["epoch"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return 0
+
+    def _read_logs(self) -> list[dict]:
+        try:
+            logs = json.loads(self._logs_path.read_text())
+        except (OSError, ValueError):
+            return []
+        return logs if isinstance(logs, list) else []
+
+    def _write_logs(self, logs: list[dict]) -> None:
+        self._logs_path.parent.mkdir(parents=True, exist_ok=True)
+        staging = self._logs_path.with_name(f".{self._logs_path.name}.{os.getpid()}")
+        staging.write_text(json.dumps(logs))
+        os.replace(staging, self._logs_path)
 
 
 class Deadline(keras.callbacks.Callback):
@@ -110,6 +242,8 @@ def budgeted(tuner_class: type[kt.Tuner]) -> type[kt.Tuner]:
         stopped_by_budget = False
 
         epochs = 0
+        clock_started = 0.0
+        clock_before = 0.0
         trial_begun: SearchProgress | None = None
         gradients_before: frozenset[str] = frozenset()
         kept_checkpoints: set[str]
@@ -140,6 +274,61 @@ def budgeted(tuner_class: type[kt.Tuner]) -> type[kt.Tuner]:
                 best_score=best[0].score if best else None,
             )
 
+        def save_clock(self) -> None:
+            """Record the seconds this search has used, for a resume's budget."""
+            seconds = self.clock_before + time.monotonic() - self.clock_started
+            path = Path(self.project_dir) / CLOCK_FILE
+            staging = path.with_name(f".{CLOCK_FILE}.{os.getpid()}")
+            staging.write_text(json.dumps({"seconds": round(seconds, 3)}))
+            os.replace(staging, path)
+
+        def run_trial(self, trial, *args, **kwargs):
+            callbacks = kwargs.get("callbacks", [])
+            backup = TrialBackup(Path(self.get_trial_dir(trial.trial_id)) / "backup")
+            history = backup.earlier_values(self.oracle.objective.name)
+            if backup.resume_epoch:
+                logger.info(
+                    "trial %s resumes at epoch %d of %d (%d earlier epoch(s) kept)",
+                    trial.trial_id,
+                    backup.resume_epoch + 1,
+                    self.epochs,
+                    backup.resume_epoch,
+                )
+            for callback in callbacks:
+                if isinstance(callback, ResumableEarlyStopping):
+                    callback.resumed_history = history
+            kwargs["callbacks"] = [*callbacks, backup]
+            try:
+                results = super().run_trial(trial, *args, **kwargs)
+            finally:
+                for callback in callbacks:  # the next trial starts afresh
+                    if isinstance(callback, ResumableEarlyStopping):
+                        callback.resumed_history = None
+            # Keras Tuner scores the trial from these: all its epochs count.
+            for result in results if isinstance(results, list) else [results]:
+                if isinstance(result, keras.callbacks.History):
+                    backup.whole_history(result)
+            return results
+
+        def _build_and_fit_model(self, trial, *args, **kwargs):
+            # Keras Tuner has appended its own callbacks, one of which saves
+            # the best epoch's weights. The backup goes after it, so a
+            # backed-up epoch's best weights are saved too; and a resumed
+            # trial's best checkpoint is only replaced by an epoch better than
+            # those before the interruption.
+            callbacks = kwargs.get("callbacks", [])
+            backups = [c for c in callbacks if isinstance(c, TrialBackup)]
+            others = [c for c in callbacks if not isinstance(c, TrialBackup)]
+            kwargs["callbacks"] = others + backups
+            objective = self.oracle.objective
+            earlier = [v for b in backups for v in b.earlier_values(objective.name)]
+            if earlier:
+                best = min(earlier) if objective.direction == "min" else max(earlier)
+                for callback in others:
+                    if isinstance(callback, SaveBestEpoch):
+                        callback.best_value = best
+            return super()._build_and_fit_model(trial, *args, **kwargs)
+
         def epoch_progress(self, epoch: int) -> SearchProgress:
             """The running trial's begin event, moved on to `epoch`.
 
@@ -159,6 +348,7 @@ def budgeted(tuner_class: type[kt.Tuner]) -> type[kt.Tuner]:
             start = self.trial_seconds[trial.trial_id]
             self.trial_seconds[trial.trial_id] = time.monotonic() - start
             super().on_trial_end(trial)
+            self.save_clock()
             release_custom_gradients(self.gradients_before)
             done = self.oracle.get_trial(trial.trial_id)
             score = "failed" if done.score is None else f"{done.score:.4f}"

@@ -1,6 +1,7 @@
 """The search stage with the real Keras Tuner on tiny images."""
 
 import gc
+import json
 
 import keras
 import numpy as np
@@ -115,6 +116,55 @@ def test_every_trial_failing_is_a_loud_error(prepared, tmp_path, monkeypatch):
     monkeypatch.setitem(model_builders.BUILDERS, "wrong", wrong_outputs)
     with pytest.raises(SearchError, match="no usable model.*Failed trials: trial 0"):
         _search(prepared, tmp_path, families=["wrong"], max_trials=2)
+
+
+def _failing_when_poisoned(failure: str):
+    """A CNN family whose trials fail the way `failure` says when `poison` is 1.
+
+    `poison` is a hyperparameter, so the seeded tuner mixes failing and sound
+    trials; its default (0) keeps Keras Tuner's up-front builds sound.
+    """
+
+    def build(hp, input_spec, num_classes):
+        poisoned = hp.Int("poison", 0, 1, default=0)
+        body = model_builders.cnn.build(hp, input_spec, num_classes)
+        if not poisoned:
+            return body
+        if failure == "nan":  # the loss is NaN from the first batch on
+            poison = keras.layers.Rescaling(float("nan"))
+            return lambda x: body(poison(x))
+        if failure == "oom":  # a real allocation failure: a 4 TB weight
+            huge = keras.layers.Dense(2**37)
+            return lambda x: body(huge(keras.layers.Flatten()(x)))
+        raise ValueError("kernel_size 9 does not fit the 8x8 input")
+
+    return build
+
+
+@pytest.mark.parametrize(
+    ("failure", "message"),
+    [
+        ("nan", "became NaN or infinite at epoch 1: the model diverged"),
+        ("oom", "OOM when allocating tensor"),
+        ("invalid", "kernel_size 9 does not fit"),
+    ],
+)
+def test_a_failing_trial_is_marked_failed_and_the_search_goes_on(
+    prepared, tmp_path, monkeypatch, failure, message
+):
+    monkeypatch.setitem(
+        model_builders.BUILDERS, "flaky", _failing_when_poisoned(failure)
+    )
+    result = _search(prepared, tmp_path, families=["flaky"], max_trials=4, seed=3)
+    rows = result.leaderboard
+    poisoned = {r["trial"] for r in rows if r["hyperparameters"]["poison"] == 1}
+    failed = {r["trial"] for r in rows if r["status"] == "FAILED"}
+    assert poisoned and failed == poisoned and len(rows) == 4
+    assert rows[0]["status"] == "COMPLETED" and rows[0]["score"] == result.best_score
+    assert result.hyperparameters["poison"] == 0 and np.isfinite(result.best_score)
+    for trial_id in failed:
+        trial = tmp_path / "tuner" / f"trial_{trial_id}" / "trial.json"
+        assert message in json.loads(trial.read_text())["message"]
 
 
 def test_a_family_that_cannot_build_is_a_search_error(prepared, tmp_path, monkeypatch):
