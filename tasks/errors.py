@@ -6,11 +6,59 @@ Messages follow one form: what was received, what was expected, how to fix it.
 
 from __future__ import annotations
 
+import errno
+
 
 class AutoMLError(Exception):
-    """Base class for errors the CLI turns into one paragraph and an exit code."""
+    """Base class for errors the CLI turns into one paragraph and an exit code.
+
+    `retryable` marks an error a retry may cure (a storage hiccup); stages
+    with retries retry only those, and errors from outside this project.
+    """
 
     exit_code = 1
+    retryable = False
+
+
+# I/O failures that may pass on their own (network file systems, object-store
+# mounts, busy devices). A missing file, a full disk or a permission error do
+# not: retrying them only delays the error.
+TRANSIENT_ERRNOS = frozenset(
+    {
+        errno.EIO,
+        errno.EAGAIN,
+        errno.EBUSY,
+        errno.EINTR,
+        errno.ETIMEDOUT,
+        errno.ESTALE,
+        errno.ENOTCONN,
+        errno.ECONNRESET,
+        errno.ECONNABORTED,
+        errno.EHOSTUNREACH,
+        errno.ENETUNREACH,
+    }
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether `exc` is an I/O failure that a retry may cure."""
+    return isinstance(exc, OSError) and exc.errno in TRANSIENT_ERRNOS
+
+
+class StorageError(AutoMLError):
+    """Storage failed in a way that may pass (EIO, a stale network mount)."""
+
+    retryable = True
+
+
+def raise_if_transient(exc: BaseException, action: str, path) -> None:
+    """Raise a retryable `StorageError` for `exc` if it may pass; else return."""
+    if is_transient(exc):
+        raise StorageError(
+            f"{action} {path} failed ({exc}); expected the storage to answer. It "
+            "is an I/O error that may pass, so the stage was retried with backoff; "
+            "check the disk or network mount, then run again."
+        ) from exc
 
 
 class ConfigError(AutoMLError):
@@ -37,6 +85,15 @@ class GateRefused(RegistryError):
     """A version asked to be champion fails the gate's absolute thresholds."""
 
     exit_code = 4
+
+
+class UnsafeModelError(RegistryError):
+    """A model file Keras refuses under `safe_mode`: loading it could run code.
+
+    Exit code 5, distinct from a damaged registry (1): the file may be hostile.
+    """
+
+    exit_code = 5
 
 
 class ModelReferenceError(RegistryError):

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 
 from data_contracts.profile import numeric_values
-from tasks.errors import DataError
+from tasks.errors import DataError, raise_if_transient
 from tasks.load import BROKEN_ARCHIVE, load_dataset
 
 
@@ -79,6 +79,7 @@ def _read_npz_inputs(path: Path, kind: str) -> np.ndarray:
                 )
             x = npz["x"]
     except BROKEN_ARCHIVE as exc:
+        raise_if_transient(exc, "Reading", path)
         raise DataError(
             f"{path} could not be read as an .npz archive ({exc}). Save it with "
             "numpy.savez(path, x=...) using numeric or string arrays."

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from data_contracts.profile import numeric_values
-from tasks.errors import DataError
+from tasks.errors import DataError, raise_if_transient
 from tasks.images import read_image_folder
 from tasks.stage import stage
 from tasks.tables import TABLE_SUFFIXES, read_table
@@ -136,6 +136,7 @@ def _read_npz(path: Path, kind: str) -> RawData:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}
     except BROKEN_ARCHIVE as exc:
+        raise_if_transient(exc, "Reading", path)
         raise DataError(
             f"{path} could not be read as an .npz archive ({exc}). Save it with "
             "numpy.savez(path, x=..., y=...) using numeric or string arrays "

@@ -20,8 +20,8 @@ def stage(name: str, **options: Any) -> Callable[[Callable], Any]:
 
     Stages pass arrays and Keras models between them in memory, so Prefect's
     input hashing and result caching are off: a retrain must retrain. Stages
-    given `retries` retry only unexpected errors (I/O hiccups), never a
-    config, data or contract error.
+    given `retries` retry unexpected errors and our errors marked `retryable`
+    (I/O hiccups), never a config, data or contract error.
     """
     if options.get("retries"):
         options.setdefault("retry_condition_fn", _is_transient)
@@ -31,8 +31,8 @@ def stage(name: str, **options: Any) -> Callable[[Callable], Any]:
 def _is_transient(task, task_run, state) -> bool:
     try:
         state.result()
-    except NOT_RETRIED:
-        return False
+    except NOT_RETRIED as exc:
+        return bool(getattr(exc, "retryable", False))
     except Exception:
         return True
     return False

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from tasks.errors import DataError
+from tasks.errors import DataError, raise_if_transient
 
 TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t"}
 
@@ -33,6 +33,7 @@ def read_table(path: Path) -> pd.DataFrame:
             f"{path} is empty; expected a header row and at least one example."
         ) from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
+        raise_if_transient(exc, "Reading", path)
         advice = (
             "Check that it is a complete Parquet file (re-export it)."
             if suffix == ".parquet"
