@@ -3,7 +3,8 @@
 Known errors become one readable paragraph and an exit code (see
 `flows.reporting`): 0 success (also when the candidate was not promoted), 2
 bad usage or config, 3 data contract violated, 4 promotion refused by the
-gate, 1 anything else. `--debug` shows the traceback instead.
+gate, 5 a model file refused because loading it could run code, 1 anything
+else. `--debug` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -199,7 +200,8 @@ def predict(
     """Predict a file of raw inputs with a published model; write one CSV row each.
 
     Columns: prediction (the original label), probability, and p_<label> per
-    class. Exit code 2 for an unknown model or inputs the model cannot take.
+    class. Exit code 2 for an unknown model or inputs the model cannot take, 5
+    for a model file refused because loading it could run code (a Lambda).
     """
     with reported_errors(debug):
         import_tensorflow_quietly()
@@ -227,6 +229,9 @@ def _output_dir_flag(run_dir: str) -> str:
 
 
 def _run_flow(config: PipelineConfig, distributed=None, resume: str | None = None):
+    from flows.prefect_server import start_temporary_server
+
+    start_temporary_server()  # before the flow: several runs at once, one database
     import_tensorflow_quietly()
     from flows.pipeline import automl_pipeline
 

@@ -148,6 +148,12 @@ class TrainConfig(_Section):
         description="mirrored = each trial builds and fits under "
         "tf.distribute.MirroredStrategy, over all of the machine's GPUs",
     )
+    backup_seconds: Annotated[float, Field(ge=0.0)] = Field(
+        30.0,
+        description="a running trial backs up its weights, optimizer and epoch "
+        "at an epoch end once this long has passed since its last backup: what "
+        "--resume goes on from; 0 backs up every epoch",
+    )
 
 
 GateMetric = Literal[

@@ -22,6 +22,7 @@ from typing import Any
 
 from flows.config import PipelineConfig, parse_config
 from tasks.errors import ConfigError, DataError, ModelReferenceError
+from tasks.registry import check_name
 
 FLOW_NAME = "automl"
 TAG = "automl"
@@ -196,7 +197,7 @@ def retrain(name: str, wait: bool = False, config: PipelineConfig | None = None)
         config: run with this config instead of the deployed one.
 
     Raises:
-        ModelReferenceError: no such deployment.
+        ModelReferenceError: no such deployment, or a malformed name.
     """
     from prefect.deployments import run_deployment
 
@@ -216,7 +217,7 @@ def notify(name: str, path: str | Path) -> str:
 
     Raises:
         DataError: `path` does not exist.
-        ModelReferenceError: no such deployment.
+        ModelReferenceError: no such deployment, or a malformed name.
     """
     if not Path(path).exists():
         raise DataError(
@@ -255,6 +256,7 @@ def _find_deployment(name: str):
     from prefect.client.orchestration import get_client
     from prefect.exceptions import ObjectNotFound
 
+    check_name(name)  # the name becomes part of an API path: no `/` or `..`
     require_server()
     with get_client(sync_client=True) as client:
         try:

@@ -86,8 +86,10 @@ def worker(
         from tasks.distributed import worker_role
 
         role = worker_role(chief, run_id=run_id)
+        from flows.prefect_server import start_temporary_server
         from flows.worker import automl_worker
 
+        start_temporary_server()  # runs and workers on one machine share a database
         with terminal_progress(progress and sys.stderr.isatty()):
             result = automl_worker(pipeline_config, role)
     typer.echo(

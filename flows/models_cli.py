@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from flows.reporting import reported_errors
+from flows.reporting import import_tensorflow_quietly, reported_errors
 from tasks.registry import (
     check_version,
     list_versions,
@@ -71,7 +71,9 @@ def show(
     champion = read_champion(pipeline)
     status = "champion" if champion and champion["version"] == version else "version"
     typer.echo(f"{name} {version} ({status}): {pipeline / version}")
-    typer.echo("  " + "  ".join(f"{m} {metrics[m]:.4f}" for m in HEADLINE))
+    typer.echo(
+        "  " + "  ".join(f"{m} {metrics[m]:.4f}" for m in HEADLINE if m in metrics)
+    )
     for label, scores in metrics.get("per_class", {}).items():
         typer.echo(
             f"  class {label!s:<12} precision {scores['precision']:.4f}  "
@@ -94,9 +96,18 @@ def promote_command(
     output_dir: OutputDir = Path("automl-output"),
     debug: Debug = False,
 ) -> None:
-    """Make a version the champion (it must meet its absolute thresholds)."""
+    """Make a version the champion (it must meet its absolute thresholds).
+
+    Its model must load safely: a file that would run code on load (a Lambda)
+    is refused with exit code 5, whatever --force says.
+    """
     with reported_errors(debug):
-        _pipeline(output_dir, name)
+        pipeline = _pipeline(output_dir, name)
+        if (pipeline / check_version(version)).is_dir():  # else promote says so
+            import_tensorflow_quietly()
+            from tasks.model_file import load_published_model
+
+            load_published_model(pipeline / version / "model.keras")
         record = promote(output_dir / "registry", name, check_version(version), force)
     forced = " (forced past: " + "; ".join(record["failures"]) + ")"
     typer.echo(

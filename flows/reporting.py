@@ -1,8 +1,8 @@
 """Known errors become one readable paragraph on stderr and a distinct exit code.
 
 0 success, 1 anything unexpected, 2 bad usage, config or unreadable data, 3
-data contract violated, 4 refused by the promotion gate. `--debug` shows the
-traceback instead.
+data contract violated, 4 refused by the promotion gate, 5 a model file refused
+because loading it could run code. `--debug` shows the traceback instead.
 """
 
 from __future__ import annotations

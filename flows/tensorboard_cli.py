@@ -16,6 +16,7 @@ import typer
 
 from flows.reporting import import_tensorflow_quietly, reported_errors
 from tasks.errors import ConfigError
+from tasks.registry import check_name
 
 EVENT_FILES = "events.out.tfevents.*"
 
@@ -53,10 +54,11 @@ def tensorboard_log_dir(output_dir: str | Path, name: str | None = None) -> Path
     """The folder to serve: `<output_dir>/runs/NAME`, or all pipelines' runs.
 
     Raises:
+        ModelReferenceError: NAME is not a pipeline name (it could leave runs/).
         ConfigError: the folder is missing or holds no TensorBoard event files.
     """
     runs = Path(output_dir) / "runs"
-    log_dir = runs if name is None else runs / name
+    log_dir = runs if name is None else runs / check_name(name)
     what = "any pipeline" if name is None else f"pipeline {name!r}"
     if not log_dir.is_dir():
         known = (

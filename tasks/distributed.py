@@ -33,6 +33,7 @@ import grpc
 import keras_tuner as kt
 from keras_tuner.src import protos
 
+from tasks import runs
 from tasks.chief import HEARTBEAT_SECONDS, ChiefMixin, quiet_conditions
 from tasks.errors import ConfigError
 from tasks.progress import SearchProgress
@@ -78,8 +79,9 @@ def chief_role(
     """The chief's part: serve the oracle on `host:port`.
 
     Raises:
-        ConfigError: a port outside 1-65535 or a trial timeout too short to
-            outlast the workers' heartbeat.
+        ConfigError: a port outside 1-65535, a trial timeout too short to
+            outlast the workers' heartbeat, or a `run_id` that is not a plain
+            folder name.
     """
     _check_port(port, f"--port {port}")
     if trial_timeout_seconds < MIN_TRIAL_TIMEOUT_SECONDS:
@@ -93,7 +95,7 @@ def chief_role(
         host=host,
         port=port,
         tuner_id="chief",
-        run_id=run_id or default_run_id(port),
+        run_id=check_run_id(run_id) if run_id else default_run_id(port),
         trial_timeout_seconds=trial_timeout_seconds,
     )
 
@@ -102,7 +104,8 @@ def worker_role(chief: str, run_id: str | None = None) -> DistributedSearch:
     """A worker's part: pull trials from the chief at `chief` (`HOST:PORT`).
 
     Raises:
-        ConfigError: `chief` is not `HOST:PORT`.
+        ConfigError: `chief` is not `HOST:PORT`, or `run_id` is not a plain
+            folder name.
     """
     host, _, port = chief.rpartition(":")
     if not host or not port.isdigit():
@@ -116,8 +119,13 @@ def worker_role(chief: str, run_id: str | None = None) -> DistributedSearch:
         host=host.strip("[]"),
         port=int(port),
         tuner_id=worker_id(),
-        run_id=run_id or default_run_id(int(port)),
+        run_id=check_run_id(run_id) if run_id else default_run_id(int(port)),
     )
+
+
+def check_run_id(run_id: str) -> str:
+    """`run_id` itself, when it names one folder under `runs/<name>/`."""
+    return runs.check_run_id(run_id, option="--run-id")
 
 
 def default_run_id(port: int) -> str:

@@ -15,6 +15,7 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
 )
 
+from tasks.model_file import load_published_model
 from tasks.registry import pipeline_dir, read_champion, read_metrics
 from tasks.stage import stage
 
@@ -107,6 +108,10 @@ def rescore_champion(
     Returns:
         (version, score), or None when there is no champion, or it was trained
         on other classes (its stored score is used then).
+
+    Raises:
+        UnsafeModelError: the champion's file would run code on load (a Lambda).
+        RegistryError: the champion's file is missing or damaged.
     """
     pipeline = pipeline_dir(registry_dir, name)
     champion = read_champion(pipeline)
@@ -116,9 +121,7 @@ def rescore_champion(
     if read_metrics(pipeline, version).get("labels") != list(labels):
         logger.warning("champion %s has other classes: using its stored score", version)
         return None
-    import model_builders  # noqa: F401  (registers the custom layers)
-
-    model = keras.saving.load_model(pipeline / version / "model.keras", safe_mode=True)
+    model = load_published_model(pipeline / version / "model.keras")
     score = getattr(evaluate_model(model, x_test, y_test, labels), metric)
     logger.info(
         "champion %s re-evaluated on this test split: %s %.4f", version, metric, score

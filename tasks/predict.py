@@ -13,12 +13,11 @@ import os
 import uuid
 from pathlib import Path
 
-import keras
 import pandas as pd
 
-import model_builders  # noqa: F401  (registers the custom layers for loading)
 from tasks.errors import DataError, ModelReferenceError, RegistryError
 from tasks.inputs import fit_to_model, read_inputs
+from tasks.model_file import load_published_model
 from tasks.publish import list_versions, read_champion
 from tasks.registry import NAME_PATTERN, VERSION_PATTERN
 from tasks.stage import stage
@@ -100,6 +99,7 @@ def predict_batch(
         label), `probability` (its probability) and `p_<label>` per class.
 
     Raises:
+        UnsafeModelError: the model file would run code on load (a Lambda).
         RegistryError: the version folder lacks a readable model or document.
         DataError: the input cannot be read, or its examples do not have the
             kind or shape the model takes.
@@ -114,7 +114,7 @@ def predict_batch(
             f"model; expected {model_kind!r} inputs. Pick the model trained on "
             "this kind of data."
         )
-    model = _load_model(version_dir)
+    model = load_published_model(version_dir / "model.keras")
     if not labels or len(labels) != model.output_shape[-1]:
         raise RegistryError(
             f"{version_dir / 'metrics.json'} lists the labels {labels!r}; "
@@ -152,16 +152,6 @@ def write_predictions(frame: pd.DataFrame, out_path: str | Path) -> Path:
             "writable file path. Choose another --out or fix the permissions."
         ) from None
     return out_path
-
-
-def _load_model(version_dir: Path) -> keras.Model:
-    path = version_dir / "model.keras"
-    if not path.is_file():
-        raise RegistryError(
-            f"{version_dir} has no model.keras; expected every published "
-            "version to hold one. Republish, or predict with another version."
-        )
-    return keras.saving.load_model(path, safe_mode=True)
 
 
 def _read_document(path: Path) -> dict:

@@ -3,22 +3,24 @@
 A version is written to a hidden temporary folder and renamed into place, so a
 reader never sees half a version. Under the registry lock, the next version
 number is claimed, the gate decides, `champion.json` is replaced atomically if
-the candidate wins, and the decision is appended to the history.
+the candidate wins, and the decision is appended to the history. The
+temporary folder's name holds the writer's pid and host, so a later publish
+removes what a killed writer left, and never a live writer's folder.
 """
 
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import os
 import shutil
-import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tasks.errors import RegistryError
+from tasks.errors import ExportError, RegistryError, is_transient
 from tasks.export import export_saved_model
 from tasks.registry import (
     append_history,
@@ -26,7 +28,9 @@ from tasks.registry import (
     read_champion,
     read_metrics,
     registry_lock,
+    remove_abandoned,
     set_champion,
+    temporary_name,
     threshold_failures,
 )
 from tasks.registry import (
@@ -95,15 +99,16 @@ def publish_version(
             the serving export.
 
     Raises:
-        RegistryError: the registry cannot be written, or `champion.json` is
-            unreadable (it is never silently reset).
+        RegistryError: the registry cannot be written (a full disk included),
+            or `champion.json` is unreadable (it is never silently reset).
         ExportError: the SavedModel does not reproduce the model; nothing is
             published.
     """
     pipeline = pipeline_folder(registry_dir, name)
     read_champion(pipeline)  # fail before training output is written
     candidate_score = float(metrics[metric])
-    staging = pipeline / f".tmp-{uuid.uuid4().hex}"
+    staging = pipeline / temporary_name("tmp")
+    version = None
     try:
         staging.mkdir(parents=True)
         model.save(staging / "model.keras")
@@ -114,6 +119,7 @@ def publish_version(
         for filename, content in documents.items():
             _write(staging / filename, content)
         with registry_lock(pipeline):
+            remove_abandoned(pipeline)
             version = _rename_into_place(staging, pipeline)
             champion = read_champion(pipeline)
             champion_score = _champion_score(
@@ -138,12 +144,11 @@ def publish_version(
                     pipeline, version, "publish", metric=metric, score=candidate_score
                 )
             append_history(pipeline, decision)
-    except OSError as exc:
+    except (OSError, ExportError) as exc:
         shutil.rmtree(staging, ignore_errors=True)
-        raise RegistryError(
-            f"Could not write a new version under {pipeline} ({exc}). "
-            "Check free disk space and permissions; nothing was published."
-        ) from None
+        if isinstance(exc, ExportError) and not _no_space(exc):
+            raise
+        raise _write_failure(pipeline, version, exc) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -200,6 +205,58 @@ def _gate(
         f"not promoted: {metric} {candidate:.4f} vs champion {champion:.4f} "
         f"({delta:+.4f}; required > 0 and >= {min_improvement})"
     )
+
+
+def _no_space(exc: BaseException | None) -> bool:
+    """Whether `exc` (or what caused it) says the disk is full.
+
+    TensorFlow reports a full disk in its own error types, with the words only.
+    """
+    while exc is not None:
+        if getattr(exc, "errno", None) == errno.ENOSPC:
+            return True
+        if "No space left on device" in str(exc):
+            return True
+        exc = exc.__cause__
+    return False
+
+
+def _write_failure(
+    pipeline: Path, version: str | None, exc: BaseException
+) -> RegistryError:
+    """The error for a publish that could not write: what happened, what to do."""
+    if version is not None:  # renamed into place; the champion step failed
+        outcome = (
+            f"{version} was published but the champion and history may not "
+            f"record it; check `automl models list {pipeline.name}`"
+        )
+    else:
+        outcome = "nothing was published and the champion is unchanged"
+    if _no_space(exc):
+        return RegistryError(
+            f"Received 'No space left on device' (ENOSPC) while writing a new "
+            f"version under {pipeline}; expected room for a version folder (the "
+            f"last one takes {_folder_megabytes(pipeline):.1f} MB). Free space on "
+            f"that filesystem or set output_dir to a larger one, then run again; "
+            f"{outcome}."
+        )
+    error = RegistryError(
+        f"Could not write a new version under {pipeline} ({exc}); expected a "
+        f"writable registry folder. Check free disk space and permissions, then "
+        f"run again; {outcome}."
+    )
+    # An I/O hiccup before anything landed: the publish task's retry may cure it.
+    error.retryable = version is None and is_transient(exc)
+    return error
+
+
+def _folder_megabytes(pipeline: Path) -> float:
+    """The size of the newest version folder (0 when none)."""
+    versions = list_versions(pipeline)
+    if not versions:
+        return 0.0
+    files = (pipeline / versions[-1]).rglob("*")
+    return sum(f.stat().st_size for f in files if f.is_file()) / 1e6
 
 
 def _rename_into_place(staging: Path, pipeline_dir: Path) -> str:

@@ -5,6 +5,7 @@
       champion.json        {"version": "v0002", ...}; replaced atomically
       history.jsonl        one JSON line per publish, promote and rollback
       .lock                held while a version number or the champion changes
+      .tmp-PID@HOST-*      a version being written (or `.champion-PID@HOST-*.json`)
 
 Every change of the champion goes through `set_champion`, under the lock,
 and is appended to the history, so `rollback` can always say what came
@@ -17,8 +18,11 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import re
+import shutil
+import socket
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -26,9 +30,16 @@ from pathlib import Path
 
 from tasks.errors import GateRefused, ModelReferenceError, RegistryError
 
+logger = logging.getLogger(__name__)
+
 NAME_PATTERN = re.compile(r"^[a-z0-9_-]+$")
 VERSION_PATTERN = re.compile(r"^v(\d{4,})$")
 HISTORY_FILE = "history.jsonl"
+# `.tmp-<pid>@<host>-<hex>` (a version folder) or `.champion-...json`: the
+# writer's pid and host say whether a leftover's writer is gone.
+TEMPORARY_PATTERN = re.compile(
+    r"^\.(?:tmp|champion)-(?P<pid>\d+)@(?P<host>[^/@]+)-[0-9a-f]{32}(?:\.json)?$"
+)
 
 
 def pipeline_dir(registry_dir: str | Path, name: str) -> Path:
@@ -38,12 +49,22 @@ def pipeline_dir(registry_dir: str | Path, name: str) -> Path:
         ModelReferenceError: the name could escape the registry (`..`, `/`) or is
             not `[a-z0-9_-]+`.
     """
+    return Path(registry_dir) / check_name(name)
+
+
+def check_name(name: str) -> str:
+    """`name` itself, when it is a pipeline name (`[a-z0-9_-]+`, no `..` or `/`).
+
+    Raises:
+        ModelReferenceError: anything else, which could leave the folder it
+            names a child of.
+    """
     if not NAME_PATTERN.match(name):
         raise ModelReferenceError(
             f"Received the pipeline name {name!r}; expected lowercase letters, "
             "digits, '_' and '-' only (as in the config's `name`)."
         )
-    return Path(registry_dir) / name
+    return name
 
 
 def check_version(version: str) -> str:
@@ -95,25 +116,96 @@ def read_champion(pipeline: str | Path) -> dict | None:
     except (json.JSONDecodeError, UnicodeDecodeError, OSError) as exc:
         raise RegistryError(
             f"{path} is unreadable ({exc}). Expected a JSON object such as "
-            '{"version": "v0003"}. Restore it from a backup or rewrite it by hand; '
-            "it is never reset automatically."
+            '{"version": "v0003"}. Restore it from a backup or rewrite it by hand'
+            f"{_recorded_hint(Path(pipeline))}; it is never reset automatically."
         ) from None
     if not isinstance(record, dict) or not VERSION_PATTERN.match(
         str(record.get("version", ""))
     ):
         raise RegistryError(
             f"{path} holds {record!r}; expected an object with a 'version' like "
-            "'v0003'. Fix the file by hand; it is never reset automatically."
+            f"'v0003'. Fix the file by hand{_recorded_hint(Path(pipeline))}; it is "
+            "never reset automatically."
+        )
+    if not (Path(pipeline) / record["version"]).is_dir():
+        raise RegistryError(
+            f"{path} names {record['version']}, which is not a published version; "
+            f"expected one of {list_versions(pipeline)}. Restore that version's "
+            f"folder or fix the file by hand{_recorded_hint(Path(pipeline))}; it is "
+            "never reset automatically."
         )
     return record
 
 
+def _recorded_hint(pipeline: Path) -> str:
+    """Where the history says the champion was, as advice for a hand fix."""
+    try:
+        line = champion_line(pipeline)
+    except (OSError, ValueError, KeyError, IndexError):
+        return ""
+    if not line or not (pipeline / line[-1]).is_dir():
+        return ""
+    return (
+        f' (history.jsonl says the champion was {line[-1]}: {{"version": '
+        f'"{line[-1]}"}})'
+    )
+
+
 def write_champion(pipeline: str | Path, record: dict) -> None:
-    """Replace `champion.json` atomically: write a temporary file, then rename."""
+    """Replace `champion.json` atomically: write a temporary file, then rename.
+
+    Readers only ever open `champion.json`, so a temporary file left by a
+    writer that was killed is ignored (and removed by `remove_abandoned`).
+    """
     path = Path(pipeline) / "champion.json"
-    staging = path.with_name(f".champion-{uuid.uuid4().hex}.json")
-    staging.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    os.replace(staging, path)
+    staging = path.with_name(temporary_name("champion") + ".json")
+    try:
+        staging.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        os.replace(staging, path)
+    except BaseException:
+        staging.unlink(missing_ok=True)
+        raise
+
+
+def temporary_name(kind: str) -> str:
+    """A hidden name for something being written: `.<kind>-<pid>@<host>-<hex>`."""
+    return f".{kind}-{os.getpid()}@{socket.gethostname()}-{uuid.uuid4().hex}"
+
+
+def remove_abandoned(pipeline: Path) -> list[str]:
+    """Remove temporary versions and champion files whose writer has died.
+
+    Only leftovers of processes on this host that no longer run are removed:
+    a live (or unknown, or remote) writer's files are never touched. Call it
+    with the lock held. Returns the names removed.
+    """
+    removed = []
+    host = socket.gethostname()
+    for path in pipeline.iterdir():
+        match = TEMPORARY_PATTERN.match(path.name)
+        if not match or match["host"] != host or _is_running(int(match["pid"])):
+            continue
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path.name)
+    return removed
+
+
+def _is_running(pid: int) -> bool:
+    """Whether `pid` is a live process here (a zombie counts as dead)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc: trust os.kill
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def set_champion(pipeline: Path, version: str, event: str, **details) -> dict:
@@ -134,8 +226,13 @@ def set_champion(pipeline: Path, version: str, event: str, **details) -> dict:
 
 def append_history(pipeline: Path, record: dict) -> None:
     """Add one line to `history.jsonl` (never rewritten)."""
-    with open(pipeline / HISTORY_FILE, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps({"at": _now(), **record}, default=str) + "\n")
+    path = pipeline / HISTORY_FILE
+    # A write cut short (a kill, a full disk) leaves a line without its end:
+    # the next record starts on a line of its own.
+    torn = path.exists() and path.stat().st_size and not _ends_with_newline(path)
+    with open(path, "a", encoding="utf-8") as handle:
+        line = json.dumps({"at": _now(), **record}, default=str) + "\n"
+        handle.write("\n" + line if torn else line)
         handle.flush()
         os.fsync(handle.fileno())
 
@@ -145,8 +242,21 @@ def read_history(pipeline: Path) -> list[dict]:
     path = pipeline / HISTORY_FILE
     if not path.exists():
         return []
-    lines = path.read_text(encoding="utf-8").splitlines()
-    return [json.loads(line) for line in lines if line.strip()]
+    records = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except ValueError:  # a write cut short; the decision it began is lost
+            logger.warning("%s line %d is incomplete; skipped", path, number)
+    return records
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        handle.seek(-1, os.SEEK_END)
+        return handle.read(1) == b"\n"
 
 
 def champion_line(pipeline: Path) -> list[str]:

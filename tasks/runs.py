@@ -27,13 +27,19 @@ RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 NOT_FINGERPRINTED = ("output_dir",)
 
 
-def check_run_id(run_id: str) -> str:
-    """`run_id` if it is one folder name (letters, digits, `_.-`), else an error."""
+def check_run_id(run_id: str, option: str = "--resume") -> str:
+    """`run_id` itself, when it names one folder under `runs/<name>/`.
+
+    Raises:
+        ConfigError: it could leave that folder (`/`, `..`) or is not a plain
+            name of letters, digits, `_`, `.` and `-`.
+    """
     if not RUN_ID.match(run_id) or ".." in run_id:
         raise ConfigError(
-            f"--resume received {run_id!r}; expected a run id such as "
-            "20261123T101500Z-1a2b3c4d (letters, digits, '_', '.', '-'). "
-            "List the runs with `ls <output_dir>/runs/<name>/`."
+            f"{option} received {run_id!r}; expected one folder name of letters, "
+            "digits, '_', '.' and '-' (not starting with '.', no '/'), such as "
+            "20261123T101500Z-1a2b3c4d or nightly-7. Pass the name of a folder "
+            "under <output_dir>/runs/<name>/."
         )
     return run_id
 

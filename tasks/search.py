@@ -139,6 +139,7 @@ def run_search(
     precision: str = "auto",
     steps_per_execution: int = 1,
     strategy: str = "default",
+    backup_seconds: float = 30.0,
     distributed: DistributedSearch | None = None,
 ) -> SearchResult | None:
     """Search the families' hyperparameters; return the best model found.
@@ -165,6 +166,9 @@ def run_search(
         steps_per_execution: batches per compiled step.
         strategy: `default`, or `mirrored` to build and fit each trial under
             `tf.distribute.MirroredStrategy` (all local GPUs).
+        backup_seconds: a running trial backs itself up (the point a resume
+            goes on from) at the first epoch end this long after its last
+            backup; 0 backs up every epoch.
         distributed: this process's part in a distributed search (see
             `tasks.distributed`); None searches alone. A worker returns None:
             the chief keeps the results.
@@ -199,6 +203,7 @@ def run_search(
             objective,
             seed,
             strategy,
+            backup_seconds,
             distributed,
         )
     if result is None:
@@ -225,6 +230,7 @@ def _search(
     objective: str,
     seed: int,
     strategy: str,
+    backup_seconds: float,
     distributed: DistributedSearch | None,
 ) -> SearchResult | None:
     direction = "min" if objective == "val_loss" else "max"
@@ -255,8 +261,9 @@ def _search(
     started = time.monotonic()
     # A resumed search (the folder holds an interrupted one's oracle) keeps
     # its finished trials and counts the time it already used.
-    used = read_search_clock(tuner_dir) if search_tuner.oracle.trials else 0.0
-    if search_tuner.oracle.trials and (distributed is None):
+    resumed = distributed is None and bool(search_tuner.oracle.trials)
+    used = read_search_clock(tuner_dir) if resumed else 0.0
+    if resumed:
         done = [t for t in search_tuner.oracle.trials.values() if t.status != "RUNNING"]
         logger.info(
             "resuming the search in %s: %d trial(s) done, %.0f s of the budget used",
@@ -270,6 +277,7 @@ def _search(
     search_tuner.trial_seconds = {}
     search_tuner.kept_checkpoints = set()
     search_tuner.epochs = epochs
+    search_tuner.backup_seconds = backup_seconds
     callbacks = [
         ResumableEarlyStopping(monitor=objective, mode=direction, patience=patience),
         FailOnNonFinite(),

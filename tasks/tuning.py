@@ -169,8 +169,9 @@ class TrialBackup(keras.callbacks.BackupAndRestore):
     leaves the other to resume from.
     """
 
-    def __init__(self, backup_dir: str | Path):
+    def __init__(self, backup_dir: str | Path, min_seconds: float = 0.0):
         super().__init__(str(backup_dir), double_checkpoint=True)
+        self.min_seconds = min_seconds
         self._logs_path = Path(backup_dir) / "epoch_logs.json"
         self.resume_epoch = self._read_epoch()
         self.earlier_logs = self._read_logs()[: self.resume_epoch]
@@ -180,13 +181,16 @@ class TrialBackup(keras.callbacks.BackupAndRestore):
 
     def on_train_begin(self, logs=None):
         self.epoch_logs = list(self.earlier_logs)
+        self.last_backup = time.monotonic()
         super().on_train_begin(logs)
 
     def on_epoch_end(self, epoch, logs=None):
         entry = {k: float(v) for k, v in (logs or {}).items()}
         self.epoch_logs = [*self.epoch_logs[:epoch], entry]
-        self._write_logs(self.epoch_logs)
-        super().on_epoch_end(epoch, logs)
+        self._write_logs(self.epoch_logs)  # small; a backup reads what it needs
+        if time.monotonic() - self.last_backup >= self.min_seconds:
+            super().on_epoch_end(epoch, logs)  # weights, optimizer, epoch
+            self.last_backup = time.monotonic()
 
     def whole_history(self, history: keras.callbacks.History) -> None:
         """Put the epochs before the resume back in front of `history`."""
@@ -242,6 +246,7 @@ def budgeted(tuner_class: type[kt.Tuner]) -> type[kt.Tuner]:
         stopped_by_budget = False
 
         epochs = 0
+        backup_seconds = 0.0
         clock_started = 0.0
         clock_before = 0.0
         trial_begun: SearchProgress | None = None
@@ -284,7 +289,9 @@ def budgeted(tuner_class: type[kt.Tuner]) -> type[kt.Tuner]:
 
         def run_trial(self, trial, *args, **kwargs):
             callbacks = kwargs.get("callbacks", [])
-            backup = TrialBackup(Path(self.get_trial_dir(trial.trial_id)) / "backup")
+            backup = TrialBackup(
+                Path(self.get_trial_dir(trial.trial_id)) / "backup", self.backup_seconds
+            )
             history = backup.earlier_values(self.oracle.objective.name)
             if backup.resume_epoch:
                 logger.info(

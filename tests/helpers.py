@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import numpy as np
+
+BIN = Path(sys.executable).parent
 
 
 def tiny_image_arrays() -> tuple[np.ndarray, np.ndarray]:
@@ -30,3 +39,89 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def write_tiny_config(
+    path: Path, source: Path, output_dir: Path, name="tiny", epochs=1
+) -> Path:
+    """A one-trial image pipeline over `source`; returns `path`."""
+    path.write_text(
+        f"name: {name}\n"
+        f"data:\n  source: {source}\n  kind: image\n"
+        f"search:\n  tuner: random\n  max_trials: 1\n  epochs: {epochs}\n"
+        "  time_budget_minutes: 1\n"
+        f"output_dir: {output_dir}\n"
+    )
+    return path
+
+
+def run_automl(env: dict, *args: str, timeout=120) -> subprocess.CompletedProcess:
+    """The real `automl` command in a subprocess, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "flows.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    """Terminate a process started by a test; kill it if it lingers."""
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def start_logged(args: list[str], env: dict, log: Path, ready: str, timeout=120):
+    """Start `args` with its output in `log`; return it once `ready` is logged."""
+    with log.open("w") as handle:
+        process = subprocess.Popen(args, env=env, stdout=handle, stderr=handle)
+    deadline = time.monotonic() + timeout
+    while ready not in log.read_text():
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop_process(process)
+            raise RuntimeError(f"{args[2:]} did not start:\n{log.read_text()[-3000:]}")
+        time.sleep(0.5)
+    return process
+
+
+@contextlib.contextmanager
+def prefect_server(root: Path, **settings: str) -> Iterator[dict]:
+    """A real `prefect server start` (SQLite, a loopback port, its own
+    PREFECT_HOME under `root`, more `PREFECT_*` settings from `settings`);
+    yields the environment that points at it."""
+    port = free_port()
+    env = dict(os.environ)
+    env.update(
+        PREFECT_HOME=str(root / "prefect-home"),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_API_URL=f"http://127.0.0.1:{port}/api",
+        **settings,
+    )
+    log = root / "server.log"
+    with log.open("w") as handle:
+        process = subprocess.Popen(
+            [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1"]
+            + ["--port", str(port)],
+            env=env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{env['PREFECT_API_URL']}/health").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(log.read_text()[-3000:])
+            time.sleep(0.5)
+        yield env
+    finally:
+        stop_process(process)

@@ -71,6 +71,7 @@ def test_a_search_killed_during_trial_4_resumes_at_its_last_saved_epoch(tmp_path
             "epochs": EPOCHS,
             "patience": EPOCHS,
         },
+        "train": {"backup_seconds": 0},  # a resume point at every epoch end
         "output_dir": str(tmp_path / "out"),
         "seed": 1,
     }
@@ -205,7 +206,7 @@ def test_prefect_retrying_the_flow_run_resumes_the_same_run(retried):
     ("resume", "change", "message"),
     [
         ("nope", {}, r"received 'nope', but .* holds no such run; expected one of"),
-        ("../../registry", {}, r"expected a run id such as"),
+        ("../../registry", {}, r"--resume received .*; expected one folder name"),
         (None, {}, r"already finished and published v0001"),
         (
             None,

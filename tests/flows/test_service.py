@@ -14,110 +14,55 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
-from tests.helpers import free_port, save_tiny_npz
+from tests.helpers import (
+    BIN,
+    prefect_server,
+    save_tiny_npz,
+    start_logged,
+    stop_process,
+    write_tiny_config,
+)
+from tests.helpers import run_automl as _automl
 
-BIN = Path(sys.executable).parent
 RUN_TIMEOUT = 240
-
-
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """A real Prefect server; yields (api_url, env for the CLI, a work folder)."""
     root = tmp_path_factory.mktemp("service")
-    port = free_port()
-    env = dict(os.environ)
-    env.update(
-        PREFECT_HOME=str(root / "prefect-home"),
-        PREFECT_SERVER_ANALYTICS_ENABLED="false",
-        PREFECT_API_URL=f"http://127.0.0.1:{port}/api",
-    )
-    log = (root / "server.log").open("w")  # noqa: SIM115 (closed at teardown)
-    process = subprocess.Popen(
-        [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1"]
-        + ["--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{env['PREFECT_API_URL']}/health").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError((root / "server.log").read_text()[-3000:])
-            time.sleep(0.5)
+    with prefect_server(root) as env:
         yield env["PREFECT_API_URL"], env, root
-    finally:
-        _stop(process)
-        log.close()
-
-
-def _automl(env, *args, timeout=120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "flows.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 @pytest.fixture(scope="module")
 def deployed(server):
     """`automl deploy` of a tiny pipeline, served by `automl serve --watch`."""
     api, env, root = server
-    save_tiny_npz(root / "tiny.npz")
-    config = root / "tiny.yaml"
-    config.write_text(
-        "name: tiny\n"
-        f"data:\n  source: {root / 'tiny.npz'}\n  kind: image\n"
-        "search:\n  tuner: random\n  max_trials: 1\n  epochs: 1\n"
-        "  time_budget_minutes: 1\n"
-        f"output_dir: {root / 'out'}\n"
-    )
+    source = save_tiny_npz(root / "tiny.npz")
+    config = write_tiny_config(root / "tiny.yaml", source, root / "out")
     deploy = _automl(env, "deploy", str(config), "--cron", "0 2 * * *")
     assert deploy.returncode == 0, deploy.stderr
     assert "Deployed automl/tiny" in deploy.stdout
-    log = (root / "serve.log").open("w")  # noqa: SIM115 (closed at teardown)
     # --limit 2: the runner would take both runs at once; the deployment's
     # own concurrency limit is what must keep them one after the other.
-    serve = subprocess.Popen(
+    serve = start_logged(
         [sys.executable, "-m", "flows.cli", "serve", "--limit", "2", "--watch"]
         + ["--debug"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+        env,
+        root / "serve.log",
+        ready="watching",
     )
     try:
-        deadline = time.monotonic() + 120
-        while "watching" not in (root / "serve.log").read_text():
-            assert serve.poll() is None, (root / "serve.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, "automl serve did not start"
-            time.sleep(0.5)
         client = SyncPrefectClient(api)
         with client:
             yield client, client.read_deployment_by_name("automl/tiny"), env, root
     finally:
-        _stop(serve)
-        log.close()
+        stop_process(serve)
 
 
 def _wait_final(client, run_ids, log: Path) -> list:

@@ -78,3 +78,18 @@ def test_failed_write_leaves_no_partial_version(tmp_path):
         publish_version(tmp_path, "p", _model(), {"f1_macro": 1.0}, documents)
     assert list_versions(tmp_path / "p") == []
     assert list((tmp_path / "p").iterdir()) == []
+
+
+def test_an_io_hiccup_before_anything_landed_is_retryable(tmp_path):
+    import errno
+
+    from tasks.publish import _write_failure
+
+    pipeline = tmp_path / "p"
+    pipeline.mkdir()
+    hiccup = OSError(errno.EIO, "Input/output error")
+    assert _write_failure(pipeline, None, hiccup).retryable
+    # Once the version is in place, a retry would publish it twice.
+    assert not _write_failure(pipeline, "v0001", hiccup).retryable
+    full = OSError(errno.ENOSPC, "No space left on device")
+    assert not _write_failure(pipeline, None, full).retryable

@@ -17,6 +17,7 @@ from flows.cli import app
 from tasks.errors import GateRefused, ModelReferenceError, RegistryError
 from tasks.publish import publish_version
 from tasks.registry import (
+    append_history,
     champion_line,
     list_versions,
     pipeline_dir,
@@ -175,3 +176,15 @@ def test_two_processes_publishing_at_once_keep_both_versions(tmp_path):
     publishes = [r for r in read_history(pipeline) if "promoted" in r]
     assert sorted(r["version"] for r in publishes) == ["v0001", "v0002"]
     assert not list(pipeline.glob(".tmp-*"))
+
+
+def test_a_history_line_cut_short_is_skipped_and_the_next_starts_afresh(registry):
+    pipeline = registry / "p"
+    before = read_history(pipeline)
+    assert before
+    with open(pipeline / "history.jsonl", "a") as handle:
+        handle.write('{"event": "publish", "vers')  # a kill mid-append
+    assert read_history(pipeline) == before
+    append_history(pipeline, {"event": "promote", "version": "v0001"})
+    after = read_history(pipeline)
+    assert after[:-1] == before and after[-1]["event"] == "promote"
