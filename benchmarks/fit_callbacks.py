@@ -3,8 +3,10 @@
 Fits the overhead benchmark's ratio architecture (seed 1's first trial) on
 digits, alternating a bare `fit` with one carrying the callbacks a Keras Tuner
 trial gets in the flow: EarlyStopping, TensorBoard, Keras Tuner's
-TunerCallback (per-batch hooks) and SaveBestEpoch. Same process, no Prefect,
-so only the callbacks differ.
+TunerCallback (per-batch hooks) and SaveBestEpoch; and once more with the
+callbacks issue 8 added per epoch (FailOnNonFinite's weight check and
+TrialBackup's epoch logs, with its default 30 s between backups). Same
+process, no Prefect, so only the callbacks differ.
 
     .venv/bin/python benchmarks/fit_callbacks.py     # ~2 min on 2 cores
 """
@@ -26,6 +28,7 @@ from tasks.load import load_dataset, to_examples
 from tasks.preprocess import fit_preprocessing
 from tasks.search import PipelineHyperModel
 from tasks.split import split_examples
+from tasks.tuning import FailOnNonFinite, TrialBackup
 
 EPOCHS = 40
 REPEATS = 3
@@ -77,15 +80,22 @@ def main() -> None:
     )
     datasets = make_datasets(splits, 32, augmenter=augmenter, seed=1)
     hypermodel = PipelineHyperModel(preprocessing, splits.num_classes, ["cnn"])
-    times: dict[str, list[float]] = {"bare": [], "search callbacks": []}
+    times: dict[str, list[float]] = {
+        "bare": [],
+        "search callbacks": [],
+        "search + resume/NaN callbacks": [],
+    }
     for _ in range(REPEATS):
         for variant in times:
             hp = kt.HyperParameters()
             hp.values.update(HPARAMS)
             model = hypermodel.build(hp)
             callbacks = []
+            folder = tempfile.mkdtemp()
             if variant != "bare":
-                callbacks = search_callbacks(tempfile.mkdtemp())
+                callbacks = search_callbacks(folder)
+            if variant.startswith("search +"):
+                callbacks += [FailOnNonFinite(), TrialBackup(f"{folder}/backup", 30.0)]
             started = time.monotonic()
             model.fit(
                 datasets.train,
