@@ -24,11 +24,12 @@ from keras_tuner.src.engine import tuner_utils
 
 from flows.config import demo_config
 from tasks.augment import build_augmenter, make_datasets
+from tasks.hypermodel import PipelineHyperModel
 from tasks.load import load_dataset, to_examples
 from tasks.preprocess import fit_preprocessing
-from tasks.search import PipelineHyperModel
+from tasks.resume import TrialBackup
 from tasks.split import split_examples
-from tasks.tuning import FailOnNonFinite, TrialBackup
+from tasks.tuning import FailOnNonFinite
 
 EPOCHS = 40
 REPEATS = 3

@@ -175,9 +175,9 @@ def run_bare_fit(flow_result: Path, result_path: Path, epochs: int = 0) -> None:
 
     from flows.config import PipelineConfig
     from tasks.augment import build_augmenter, make_datasets
+    from tasks.hypermodel import PipelineHyperModel
     from tasks.load import load_dataset, to_examples
     from tasks.preprocess import fit_preprocessing
-    from tasks.search import PipelineHyperModel
     from tasks.split import split_examples
 
     flow = json.loads(flow_result.read_text())

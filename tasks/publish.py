@@ -28,15 +28,14 @@ from tasks.registry import (
     read_champion,
     read_metrics,
     registry_lock,
-    remove_abandoned,
     set_champion,
-    temporary_name,
     threshold_failures,
 )
 from tasks.registry import (
     pipeline_dir as pipeline_folder,
 )
 from tasks.stage import stage
+from tasks.staging import remove_abandoned, temporary_name
 
 if TYPE_CHECKING:
     import keras

@@ -21,25 +21,18 @@ import json
 import logging
 import os
 import re
-import shutil
-import socket
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 from tasks.errors import GateRefused, ModelReferenceError, RegistryError
+from tasks.staging import temporary_name
 
 logger = logging.getLogger(__name__)
 
 NAME_PATTERN = re.compile(r"^[a-z0-9_-]+$")
 VERSION_PATTERN = re.compile(r"^v(\d{4,})$")
 HISTORY_FILE = "history.jsonl"
-# `.tmp-<pid>@<host>-<hex>` (a version folder) or `.champion-...json`: the
-# writer's pid and host say whether a leftover's writer is gone.
-TEMPORARY_PATTERN = re.compile(
-    r"^\.(?:tmp|champion)-(?P<pid>\d+)@(?P<host>[^/@]+)-[0-9a-f]{32}(?:\.json)?$"
-)
 
 
 def pipeline_dir(registry_dir: str | Path, name: str) -> Path:
@@ -155,7 +148,7 @@ def write_champion(pipeline: str | Path, record: dict) -> None:
     """Replace `champion.json` atomically: write a temporary file, then rename.
 
     Readers only ever open `champion.json`, so a temporary file left by a
-    writer that was killed is ignored (and removed by `remove_abandoned`).
+    writer that was killed is ignored (and removed by `tasks.staging.remove_abandoned`).
     """
     path = Path(pipeline) / "champion.json"
     staging = path.with_name(temporary_name("champion") + ".json")
@@ -165,47 +158,6 @@ def write_champion(pipeline: str | Path, record: dict) -> None:
     except BaseException:
         staging.unlink(missing_ok=True)
         raise
-
-
-def temporary_name(kind: str) -> str:
-    """A hidden name for something being written: `.<kind>-<pid>@<host>-<hex>`."""
-    return f".{kind}-{os.getpid()}@{socket.gethostname()}-{uuid.uuid4().hex}"
-
-
-def remove_abandoned(pipeline: Path) -> list[str]:
-    """Remove temporary versions and champion files whose writer has died.
-
-    Only leftovers of processes on this host that no longer run are removed:
-    a live (or unknown, or remote) writer's files are never touched. Call it
-    with the lock held. Returns the names removed.
-    """
-    removed = []
-    host = socket.gethostname()
-    for path in pipeline.iterdir():
-        match = TEMPORARY_PATTERN.match(path.name)
-        if not match or match["host"] != host or _is_running(int(match["pid"])):
-            continue
-        if path.is_dir():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
-        removed.append(path.name)
-    return removed
-
-
-def _is_running(pid: int) -> bool:
-    """Whether `pid` is a live process here (a zombie counts as dead)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True  # no /proc: trust os.kill
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def set_champion(pipeline: Path, version: str, event: str, **details) -> dict:

@@ -1,15 +1,8 @@
 """Keras Tuner mechanics for the search: per-trial timing, the time budget,
 progress events, checkpoint pruning, a garbage collector that leaves the
 long-lived imports alone, the release of each trial's training graphs, trials
-that fail loudly on a non-finite loss, and resuming a killed search.
-
-Resume: Keras Tuner reloads a project folder's oracle and runs its interrupted
-trial again, from epoch 0. Here every trial also backs itself up after each
-epoch (`keras.callbacks.BackupAndRestore`: weights, optimizer state, epoch) in
-`trial_<id>/backup/`, so the interrupted trial goes on from its last finished
-epoch, with its best-epoch checkpoint, early-stopping state and metric
-history as they were. The search's clock is saved too, so the time budget
-counts the time spent before the kill.
+that fail loudly on a non-finite loss, and resuming a killed search (with the
+callbacks in `tasks.resume`).
 """
 
 from __future__ import annotations
@@ -31,6 +24,7 @@ import numpy as np
 from keras_tuner.src.engine.tuner_utils import SaveBestEpoch
 
 from tasks.progress import SearchProgress, report
+from tasks.resume import CLOCK_FILE, ResumableEarlyStopping, TrialBackup
 
 logger = logging.getLogger("tasks.search")
 
@@ -86,17 +80,6 @@ def release_custom_gradients(before: frozenset[str]) -> int:
     return len(stale)
 
 
-CLOCK_FILE = "search_clock.json"
-
-
-def read_search_clock(tuner_dir: str | Path) -> float:
-    """Seconds an earlier, interrupted search of this folder already used."""
-    try:
-        return float(json.loads((Path(tuner_dir) / CLOCK_FILE).read_text())["seconds"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return 0.0
-
-
 class EpochProgress(keras.callbacks.Callback):
     """Reports each epoch's end to the progress listeners; saves the clock."""
 
@@ -136,93 +119,11 @@ class FailOnNonFinite(keras.callbacks.Callback):
             if not np.isfinite(keras.ops.convert_to_numpy(variable.value)).all()
         ][:3]
         if where:
-            raise FloatingPointError(
+            raise kt.errors.FailedTrialError(
                 f"{', '.join(where)} became NaN or infinite at epoch {epoch + 1}: "
                 "the model diverged (too high a learning rate, or inputs out of "
                 "range)"
             )
-
-
-class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
-    """Early stopping that can pick up a resumed trial's patience where it was."""
-
-    resumed_history: list[float] | None = None
-
-    def on_train_begin(self, logs=None):
-        super().on_train_begin(logs)
-        history, self.resumed_history = self.resumed_history or [], None
-        if history:
-            pick = min if self.mode == "min" else max
-            self.best_epoch = history.index(pick(history))
-            self.best = history[self.best_epoch]
-            self.wait = len(history) - 1 - self.best_epoch
-
-
-class TrialBackup(keras.callbacks.BackupAndRestore):
-    """A trial's epoch-by-epoch backup, deleted when its training ends.
-
-    Besides Keras's weights, optimizer state and epoch, it keeps each epoch's
-    logs (`epoch_logs.json`, written before the epoch counts as backed up),
-    since Keras Tuner scores a trial from the History its `fit` returns, which
-    after a resume holds only the epochs trained since. Two copies of the
-    weights are kept (`double_checkpoint`), so a kill while one is written
-    leaves the other to resume from.
-    """
-
-    def __init__(self, backup_dir: str | Path, min_seconds: float = 0.0):
-        super().__init__(str(backup_dir), double_checkpoint=True)
-        self.min_seconds = min_seconds
-        self._logs_path = Path(backup_dir) / "epoch_logs.json"
-        self.resume_epoch = self._read_epoch()
-        self.earlier_logs = self._read_logs()[: self.resume_epoch]
-        if len(self.earlier_logs) < self.resume_epoch:  # logs lost: start over
-            self.resume_epoch, self.earlier_logs = 0, []
-            self.on_train_end()
-
-    def on_train_begin(self, logs=None):
-        self.epoch_logs = list(self.earlier_logs)
-        self.last_backup = time.monotonic()
-        super().on_train_begin(logs)
-
-    def on_epoch_end(self, epoch, logs=None):
-        entry = {k: float(v) for k, v in (logs or {}).items()}
-        self.epoch_logs = [*self.epoch_logs[:epoch], entry]
-        self._write_logs(self.epoch_logs)  # small; a backup reads what it needs
-        if time.monotonic() - self.last_backup >= self.min_seconds:
-            super().on_epoch_end(epoch, logs)  # weights, optimizer, epoch
-            self.last_backup = time.monotonic()
-
-    def whole_history(self, history: keras.callbacks.History) -> None:
-        """Put the epochs before the resume back in front of `history`."""
-        if not self.earlier_logs:
-            return
-        for key, values in history.history.items():
-            earlier = [entry.get(key, float("nan")) for entry in self.earlier_logs]
-            history.history[key] = earlier + list(values)
-        history.epoch = list(range(len(next(iter(history.history.values()), []))))
-
-    def earlier_values(self, name: str) -> list[float]:
-        return [entry[name] for entry in self.earlier_logs if name in entry]
-
-    def _read_epoch(self) -> int:
-        try:
-            with open(self._training_metadata_path) as handle:
-                return int(json.load(handle)["epoch"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return 0
-
-    def _read_logs(self) -> list[dict]:
-        try:
-            logs = json.loads(self._logs_path.read_text())
-        except (OSError, ValueError):
-            return []
-        return logs if isinstance(logs, list) else []
-
-    def _write_logs(self, logs: list[dict]) -> None:
-        self._logs_path.parent.mkdir(parents=True, exist_ok=True)
-        staging = self._logs_path.with_name(f".{self._logs_path.name}.{os.getpid()}")
-        staging.write_text(json.dumps(logs))
-        os.replace(staging, self._logs_path)
 
 
 class Deadline(keras.callbacks.Callback):
