@@ -7,7 +7,6 @@ wait for one to start.
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from data_contracts import DataContract, ValidationReport, contract_yaml, load_c
 from flows.config import PipelineConfig
 from tasks.errors import ConfigError
 from tasks.load import load_dataset
+from tasks.staging import write_text_atomically
 from tasks.validate import (
     bootstrap_contract,
     champion_data_profile,
@@ -84,8 +84,5 @@ def write_contract(
         f"{datetime.now(UTC):%Y-%m-%d}. Review every line:\n"
         "it is what valid data must look like from now on."
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = path.with_name(f".{path.name}.tmp")
-    staging.write_text(contract_yaml(contract, header), encoding="utf-8")
-    os.replace(staging, path)
+    write_text_atomically(path, contract_yaml(contract, header))
     return load_contract(path)

@@ -9,8 +9,6 @@ need no label column or `y` array.
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from pathlib import Path
 
 import pandas as pd
@@ -21,6 +19,7 @@ from tasks.model_file import load_published_model
 from tasks.publish import list_versions, read_champion
 from tasks.registry import NAME_PATTERN, VERSION_PATTERN
 from tasks.stage import stage
+from tasks.staging import write_text_atomically
 
 
 def parse_model_reference(reference: str) -> tuple[str, str | None]:
@@ -140,13 +139,9 @@ def write_predictions(frame: pd.DataFrame, out_path: str | Path) -> Path:
         DataError: the file cannot be written (named, with the reason).
     """
     out_path = Path(out_path)
-    staging = out_path.with_name(f".{out_path.name}-tmp-{uuid.uuid4().hex}")
     try:
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        frame.to_csv(staging, index=False)
-        os.replace(staging, out_path)
+        write_text_atomically(out_path, frame.to_csv(index=False))
     except OSError as exc:
-        staging.unlink(missing_ok=True)
         raise DataError(
             f"Could not write predictions to {out_path} ({exc}); expected a "
             "writable file path. Choose another --out or fix the permissions."

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tasks.errors import GateRefused, ModelReferenceError, RegistryError
-from tasks.staging import temporary_name
+from tasks.staging import temporary_name, write_text_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -150,14 +150,11 @@ def write_champion(pipeline: str | Path, record: dict) -> None:
     Readers only ever open `champion.json`, so a temporary file left by a
     writer that was killed is ignored (and removed by `tasks.staging.remove_abandoned`).
     """
-    path = Path(pipeline) / "champion.json"
-    staging = path.with_name(temporary_name("champion") + ".json")
-    try:
-        staging.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-        os.replace(staging, path)
-    except BaseException:
-        staging.unlink(missing_ok=True)
-        raise
+    write_text_atomically(
+        Path(pipeline) / "champion.json",
+        json.dumps(record, indent=2) + "\n",
+        staging_name=temporary_name("champion") + ".json",
+    )
 
 
 def set_champion(pipeline: Path, version: str, event: str, **details) -> dict:

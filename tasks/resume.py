@@ -13,11 +13,12 @@ budget counts the time spent before the kill.
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
 import keras
+
+from tasks.staging import write_text_atomically
 
 CLOCK_FILE = "search_clock.json"
 
@@ -108,7 +109,4 @@ class TrialBackup(keras.callbacks.BackupAndRestore):
         return logs if isinstance(logs, list) else []
 
     def _write_logs(self, logs: list[dict]) -> None:
-        self._logs_path.parent.mkdir(parents=True, exist_ok=True)
-        staging = self._logs_path.with_name(f".{self._logs_path.name}.{os.getpid()}")
-        staging.write_text(json.dumps(logs))
-        os.replace(staging, self._logs_path)
+        write_text_atomically(self._logs_path, json.dumps(logs))

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from datetime import UTC, datetime
 from pathlib import Path
 
 from tasks.errors import ConfigError
+from tasks.staging import write_text_atomically
 
 RUN_FILE = "run.json"
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -131,10 +131,7 @@ def retried_run(runs_dir: Path, flow_run_id: str) -> Path | None:
 
 
 def _write(run_dir: Path, record: dict) -> None:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    staging = run_dir / f".{RUN_FILE}.{os.getpid()}"
-    staging.write_text(json.dumps(record, indent=1, default=str), encoding="utf-8")
-    os.replace(staging, run_dir / RUN_FILE)
+    write_text_atomically(run_dir / RUN_FILE, json.dumps(record, indent=1, default=str))
 
 
 def _now() -> str:

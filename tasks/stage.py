@@ -24,11 +24,11 @@ def stage(name: str, **options: Any) -> Callable[[Callable], Any]:
     (I/O hiccups), never a config, data or contract error.
     """
     if options.get("retries"):
-        options.setdefault("retry_condition_fn", _is_transient)
+        options.setdefault("retry_condition_fn", _may_retry)
     return task(name=name, cache_policy=NO_CACHE, **options)
 
 
-def _is_transient(task, task_run, state) -> bool:
+def _may_retry(task, task_run, state) -> bool:
     try:
         state.result()
     except NOT_RETRIED as exc:

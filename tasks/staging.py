@@ -24,6 +24,27 @@ TEMPORARY_PATTERN = re.compile(
 )
 
 
+def write_text_atomically(
+    path: str | Path, text: str, staging_name: str | None = None
+) -> None:
+    """Replace `path` with `text` whole: a hidden sibling is written, then renamed.
+
+    A reader sees the old content or the new, never half; a failed write
+    leaves `path` as it was and removes the sibling. `staging_name` names the
+    sibling (default: `.<name>.<pid>-<hex>`).
+    """
+    path = Path(path)
+    name = staging_name or f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    staging = path.with_name(name)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staging.write_text(text, encoding="utf-8")
+        os.replace(staging, path)
+    except BaseException:
+        staging.unlink(missing_ok=True)
+        raise
+
+
 def temporary_name(kind: str) -> str:
     """A hidden name for something being written: `.<kind>-<pid>@<host>-<hex>`."""
     return f".{kind}-{os.getpid()}@{socket.gethostname()}-{uuid.uuid4().hex}"

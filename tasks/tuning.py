@@ -12,7 +12,6 @@ import gc
 import json
 import logging
 import math
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -25,6 +24,7 @@ from keras_tuner.src.engine.tuner_utils import SaveBestEpoch
 
 from tasks.progress import SearchProgress, report
 from tasks.resume import CLOCK_FILE, ResumableEarlyStopping, TrialBackup
+from tasks.staging import write_text_atomically
 
 logger = logging.getLogger("tasks.search")
 
@@ -183,10 +183,10 @@ def budgeted(tuner_class: type[kt.Tuner]) -> type[kt.Tuner]:
         def save_clock(self) -> None:
             """Record the seconds this search has used, for a resume's budget."""
             seconds = self.clock_before + time.monotonic() - self.clock_started
-            path = Path(self.project_dir) / CLOCK_FILE
-            staging = path.with_name(f".{CLOCK_FILE}.{os.getpid()}")
-            staging.write_text(json.dumps({"seconds": round(seconds, 3)}))
-            os.replace(staging, path)
+            write_text_atomically(
+                Path(self.project_dir) / CLOCK_FILE,
+                json.dumps({"seconds": round(seconds, 3)}),
+            )
 
         def run_trial(self, trial, *args, **kwargs):
             callbacks = kwargs.get("callbacks", [])
