@@ -80,6 +80,8 @@ def probe_search(probe: Probe) -> list[str]:
     from keras_tuner.src.engine import base_tuner, oracle, tuner, tuner_utils
     from tensorboard.plugins.hparams import _keras as hparams_keras
 
+    import tasks.resume
+    import tasks.trial_callbacks
     import tasks.tuning
 
     probe.wrap(oracle.Oracle, "create_trial", "oracle.create_trial")
@@ -93,7 +95,9 @@ def probe_search(probe: Probe) -> list[str]:
     probe.wrap(tuner.Tuner, "_deepcopy_callbacks", "deepcopy callbacks")
     probe.wrap(tasks.tuning, "report", "progress listeners (Prefect artifact)")
     hooks = {
-        tuner_utils.SaveBestEpoch: ("on_epoch_end",),
+        tasks.trial_callbacks.BestEpochInMemory: ("on_epoch_end", "on_train_end"),
+        tasks.tuning.FailOnNonFinite: ("on_epoch_end",),
+        tasks.resume.TrialBackup: ("on_epoch_end",),
         keras.callbacks.TensorBoard: (
             "on_train_begin",
             "on_train_end",

@@ -15,7 +15,7 @@ Time inside `fit` is measured by wrapping `keras.Model.fit` in the benchmark
 process; the library has no hook for it. Keras Tuner's per-trial work (oracle,
 build, checkpoint and TensorBoard callbacks, saving) is timed the same way.
 
-    .venv/bin/python benchmarks/overhead.py                  # ~15 min on 2 cores
+    .venv/bin/python benchmarks/overhead.py                  # ~20 min on 2 cores
     .venv/bin/python benchmarks/overhead.py --ratio-epochs 150 --ratio-repeats 1
     .venv/bin/python benchmarks/overhead.py --profile        # cProfile a 10-trial flow
 
@@ -209,15 +209,34 @@ def run_bare_fit(flow_result: Path, result_path: Path, epochs: int = 0) -> None:
             f"one {published.count_params()}: not the same architecture"
         )
     warnings.filterwarnings("ignore", message=".*shuffle=True.*")  # as the flow
+    epoch_ends: list[float] = []
+
+    class EpochClock(keras.callbacks.Callback):  # epoch hooks only: no per-batch cost
+        def on_epoch_end(self, epoch, logs=None):
+            epoch_ends.append(time.monotonic() - started)
+
     started = time.monotonic()
     model.fit(
         datasets.train,
         validation_data=datasets.validation,
         epochs=epochs or config.search.epochs,
+        callbacks=[EpochClock()],
         verbose=0,
     )
     fit_s = time.monotonic() - started
-    result_path.write_text(json.dumps({"fit_s": fit_s, "params": model.count_params()}))
+    result_path.write_text(
+        json.dumps(
+            {"fit_s": fit_s, "params": model.count_params(), "epoch_ends": epoch_ends}
+        )
+    )
+
+
+def epochs_for(seconds: float, calibration: dict) -> int:
+    """Epochs whose bare `fit` lasts about `seconds`: the first epoch (tracing)
+    and then the later epochs' pace, as the calibration fit measured them."""
+    ends = calibration["epoch_ends"]
+    pace = (ends[-1] - ends[0]) / (len(ends) - 1)
+    return 1 + round((seconds - ends[0]) / pace)
 
 
 def child(mode: str, *args: str) -> None:
@@ -260,7 +279,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument(
         "--ratio-epochs", type=int, default=0, help="0: calibrate to ~2 min"
     )
-    parser.add_argument("--ratio-repeats", type=int, default=2)
+    parser.add_argument("--ratio-repeats", type=int, default=3)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     parser.add_argument("--no-write", action="store_true", help="skip RESULTS.md")
@@ -283,8 +302,8 @@ def main(argv: list[str]) -> None:
     frozen = flow_in_child(work, "frozen", NUM_TRIALS, TRIAL_EPOCHS, gc_freeze=True)
     epochs = options.ratio_epochs
     if not epochs:
-        seconds = bare_in_child(work, "fixed0", CALIBRATION_EPOCHS)["fit_s"]
-        epochs = round(RATIO_TRAINING_S * CALIBRATION_EPOCHS / seconds)
+        calibration = bare_in_child(work, "fixed0", CALIBRATION_EPOCHS)
+        epochs = epochs_for(RATIO_TRAINING_S, calibration)
     ratios = []
     for i in range(options.ratio_repeats):
         flow = flow_in_child(work, f"ratio{i}", 1, epochs)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import keras
@@ -50,14 +51,16 @@ class TrialBackup(keras.callbacks.BackupAndRestore):
     """A trial's backup, deleted when its training ends.
 
     Keras's weights, optimizer state and epoch are saved at an epoch end once
-    `min_seconds` have passed since the last save (0: every epoch). Each
-    epoch's logs are kept too (`epoch_logs.json`, written every epoch, before
-    the epoch can count as backed up),
-    since Keras Tuner scores a trial from the History its `fit` returns, which
-    after a resume holds only the epochs trained since. Two copies of the
-    weights are kept (`double_checkpoint`), so a kill while one is written
-    leaves the other to resume from.
+    `min_seconds` have passed since the last save (0: every epoch). The logs
+    of every epoch up to it are saved first (`epoch_logs.json`), since Keras
+    Tuner scores a trial from the History its `fit` returns, which after a
+    resume holds only the epochs trained since; and `before_backup` runs
+    first of all (the trial's best-epoch checkpoint is written there). Two
+    copies of the weights are kept (`double_checkpoint`), so a kill while one
+    is written leaves the other to resume from.
     """
+
+    before_backup: Callable[[], None] | None = None
 
     def __init__(self, backup_dir: str | Path, min_seconds: float = 0.0):
         super().__init__(str(backup_dir), double_checkpoint=True)
@@ -77,8 +80,12 @@ class TrialBackup(keras.callbacks.BackupAndRestore):
     def on_epoch_end(self, epoch, logs=None):
         entry = {k: float(v) for k, v in (logs or {}).items()}
         self.epoch_logs = [*self.epoch_logs[:epoch], entry]
-        self._write_logs(self.epoch_logs)  # small; a backup reads what it needs
         if time.monotonic() - self.last_backup >= self.min_seconds:
+            if self.before_backup is not None:
+                self.before_backup()
+            # A resume keeps the logs of the backed-up epochs only: written
+            # before the backup that makes them count.
+            self._write_logs(self.epoch_logs)
             super().on_epoch_end(epoch, logs)  # weights, optimizer, epoch
             self.last_backup = time.monotonic()
 

@@ -17,6 +17,7 @@ import keras
 import keras_tuner as kt
 
 from model_builders import BUILDERS
+from tasks import trial_callbacks
 from tasks.augment import Datasets
 from tasks.device import device_name, precision_policy, resolve_precision, resolve_xla
 from tasks.distributed import (
@@ -217,9 +218,7 @@ def _search(
     callbacks = [
         ResumableEarlyStopping(monitor=objective, mode=direction, patience=patience),
         FailOnNonFinite(),
-        keras.callbacks.TensorBoard(
-            log_dir=str(tensorboard_dir), write_graph=False, profile_batch=0
-        ),
+        trial_callbacks.TensorBoard(str(tensorboard_dir)),  # per-epoch summaries
         Deadline(deadline),
         EpochProgress(search_tuner, epochs),
     ]

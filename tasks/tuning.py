@@ -25,6 +25,7 @@ from keras_tuner.src.engine.tuner_utils import SaveBestEpoch
 from tasks.progress import SearchProgress, report
 from tasks.resume import CLOCK_FILE, ResumableEarlyStopping, TrialBackup
 from tasks.staging import write_text_atomically
+from tasks.trial_callbacks import BestEpochInMemory
 
 logger = logging.getLogger("tasks.search")
 
@@ -220,21 +221,27 @@ def budgeted(tuner_class: type[kt.Tuner]) -> type[kt.Tuner]:
 
         def _build_and_fit_model(self, trial, *args, **kwargs):
             # Keras Tuner has appended its own callbacks, one of which saves
-            # the best epoch's weights. The backup goes after it, so a
-            # backed-up epoch's best weights are saved too; and a resumed
-            # trial's best checkpoint is only replaced by an epoch better than
-            # those before the interruption.
+            # the best epoch's weights: replaced by one that keeps them in
+            # memory and writes them when training ends and before each
+            # backup, so a backed-up epoch's best weights are on disk too. The
+            # backup goes last; and a resumed trial's best checkpoint is only
+            # replaced by an epoch better than those before the interruption.
             callbacks = kwargs.get("callbacks", [])
             backups = [c for c in callbacks if isinstance(c, TrialBackup)]
-            others = [c for c in callbacks if not isinstance(c, TrialBackup)]
+            others = [
+                BestEpochInMemory.replacing(c) if type(c) is SaveBestEpoch else c
+                for c in callbacks
+                if not isinstance(c, TrialBackup)
+            ]
             kwargs["callbacks"] = others + backups
             objective = self.oracle.objective
             earlier = [v for b in backups for v in b.earlier_values(objective.name)]
-            if earlier:
-                best = min(earlier) if objective.direction == "min" else max(earlier)
-                for callback in others:
-                    if isinstance(callback, SaveBestEpoch):
-                        callback.best_value = best
+            pick = min if objective.direction == "min" else max
+            for saver in (c for c in others if isinstance(c, BestEpochInMemory)):
+                if earlier:
+                    saver.best_value = pick(earlier)
+                for backup in backups:
+                    backup.before_backup = saver.flush
             return super()._build_and_fit_model(trial, *args, **kwargs)
 
         def epoch_progress(self, epoch: int) -> SearchProgress:
