@@ -27,7 +27,11 @@ from flows.distributed_cli import (
 )
 from flows.models_cli import models_app
 from flows.progress import terminal_progress
-from flows.reporting import import_tensorflow_quietly, reported_errors
+from flows.reporting import (
+    brief_known_errors,
+    import_tensorflow_quietly,
+    reported_errors,
+)
 from flows.service_cli import register_service_commands
 from flows.tensorboard_cli import tensorboard
 
@@ -94,7 +98,7 @@ def run(
             check_run_id(resume)
         chief = chief_role_or_none(distributed, port, host, trial_timeout, run_id)
         with terminal_progress(progress and sys.stderr.isatty()):
-            result = _run_flow(pipeline_config, chief, resume)
+            result = _run_flow(pipeline_config, chief, resume, debug)
     published = result.publish
     status = "champion" if published.promoted else "not promoted"
     typer.echo("")
@@ -228,14 +232,17 @@ def _output_dir_flag(run_dir: str) -> str:
     return "" if output == Path("automl-output") else f" --output-dir {output}"
 
 
-def _run_flow(config: PipelineConfig, distributed=None, resume: str | None = None):
+def _run_flow(
+    config: PipelineConfig, distributed=None, resume: str | None = None, debug=False
+):
     from flows.prefect_server import start_temporary_server
 
     start_temporary_server()  # before the flow: several runs at once, one database
     import_tensorflow_quietly()
     from flows.pipeline import automl_pipeline
 
-    return automl_pipeline(config, distributed, resume)
+    with brief_known_errors(debug):
+        return automl_pipeline(config, distributed, resume)
 
 
 def main() -> None:

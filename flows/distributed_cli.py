@@ -11,7 +11,11 @@ import typer
 
 from flows.config import load_pipeline_config
 from flows.progress import terminal_progress
-from flows.reporting import import_tensorflow_quietly, reported_errors
+from flows.reporting import (
+    brief_known_errors,
+    import_tensorflow_quietly,
+    reported_errors,
+)
 
 Distributed = Annotated[
     bool,
@@ -90,7 +94,10 @@ def worker(
         from flows.worker import automl_worker
 
         start_temporary_server()  # runs and workers on one machine share a database
-        with terminal_progress(progress and sys.stderr.isatty()):
+        with (
+            terminal_progress(progress and sys.stderr.isatty()),
+            brief_known_errors(debug),
+        ):
             result = automl_worker(pipeline_config, role)
     typer.echo(
         f"Worker {result.tuner_id} done: the chief at {result.chief} says the "

@@ -7,9 +7,12 @@ because loading it could run code. `--debug` shows the traceback instead.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
 
 import typer
 
@@ -55,6 +58,59 @@ def exit_code_for(exc: BaseException) -> int:
     if isinstance(exc, AutoMLError):
         return exc.exit_code
     return 1
+
+
+def is_known(exc: BaseException) -> bool:
+    """Whether the CLI explains `exc` in its own paragraph (no traceback)."""
+    return isinstance(exc, AutoMLError) or exit_code_for(exc) != 1
+
+
+class _BriefKnownErrors(logging.Formatter):
+    """A console formatter that shows a known error's log record in one line.
+
+    Prefect logs a failed task or flow run with the exception's repr and
+    traceback; for an error `automl` explains in its own paragraph just
+    after, that is a screenful of noise. The record itself is left as it is,
+    so the Prefect API (the dashboard) still receives the traceback.
+    """
+
+    def __init__(self, inner: logging.Formatter):
+        super().__init__()
+        self.inner = inner
+
+    def format(self, record: logging.LogRecord) -> str:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is None or not is_known(exc):
+            return self.inner.format(record)
+        brief = logging.makeLogRecord(record.__dict__)
+        brief.msg, brief.args = f"{type(exc).__name__}, reported below", ()
+        brief.exc_info, brief.exc_text = None, None
+        return self.inner.format(brief)
+
+
+@contextlib.contextmanager
+def brief_known_errors(debug: bool) -> Iterator[None]:
+    """Inside the block, Prefect's console shows known errors without traceback.
+
+    Unchanged with `debug`: then the traceback is what the user asked for.
+    """
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    consoles = [
+        handler
+        for logger in (logging.getLogger(), logging.getLogger("prefect"))
+        for handler in logger.handlers
+        if isinstance(handler, PrefectConsoleHandler)
+    ]
+    saved = [(handler, handler.formatter) for handler in consoles]
+    if not debug:
+        for handler, formatter in saved:
+            handler.setFormatter(_BriefKnownErrors(formatter or logging.Formatter()))
+    try:
+        yield
+    finally:
+        for handler, formatter in saved:
+            handler.setFormatter(formatter)
 
 
 def import_tensorflow_quietly() -> None:

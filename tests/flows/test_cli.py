@@ -1,5 +1,6 @@
 """CLI errors: one readable paragraph and a distinct exit code, no traceback."""
 
+import os
 import subprocess
 import sys
 
@@ -7,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
+from tests.helpers import run_automl
 
 
 @pytest.mark.parametrize(
@@ -60,3 +62,23 @@ def test_installed_console_script_reports_errors(tmp_path):
 def test_help_lists_run():
     result = CliRunner().invoke(app, ["--help"])
     assert result.exit_code == 0 and "run" in result.output
+
+
+def test_an_error_inside_the_flow_is_one_paragraph_without_traceback(tmp_path):
+    # The missing file is found by the load task inside the Prefect flow run,
+    # whose engine logs the failure to the console with a traceback.
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        f"name: d\ndata:\n  source: {tmp_path / 'gone.csv'}\n"
+        f"output_dir: {tmp_path / 'out'}\n"
+    )
+    env = dict(os.environ, PREFECT_HOME=str(tmp_path / "prefect-home"))
+    brief = run_automl(env, "run", str(path), "--no-progress")
+    assert brief.returncode == 2, brief.stderr
+    assert "Traceback" not in brief.stderr
+    assert "DataError, reported below" in brief.stderr  # Prefect's line, brief
+    paragraph = brief.stderr.split("error: ", 1)[1]
+    assert "gone.csv' does not exist" in paragraph
+    debug = run_automl(env, "run", str(path), "--no-progress", "--debug")
+    assert debug.returncode != 0
+    assert "Traceback" in debug.stderr and "gone.csv" in debug.stderr
