@@ -12,6 +12,7 @@ import gc
 import json
 import logging
 import math
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -266,6 +267,9 @@ def budgeted(tuner_class: type[kt.Tuner]) -> type[kt.Tuner]:
             self.save_clock()
             release_custom_gradients(self.gradients_before)
             done = self.oracle.get_trial(trial.trial_id)
+            if done.status == "FAILED":  # never resumed: its backup serves nothing
+                backup = Path(self.get_trial_dir(trial.trial_id)) / "backup"
+                shutil.rmtree(backup, ignore_errors=True)
             score = "failed" if done.score is None else f"{done.score:.4f}"
             logger.info(
                 "trial %s (%s) %s=%s in %.1fs",

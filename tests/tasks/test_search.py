@@ -2,6 +2,7 @@
 
 import gc
 import json
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -165,6 +166,50 @@ def test_a_failing_trial_is_marked_failed_and_the_search_goes_on(
     for trial_id in failed:
         trial = tmp_path / "tuner" / f"trial_{trial_id}" / "trial.json"
         assert message in json.loads(trial.read_text())["message"]
+
+
+class NanAfterTwoSteps(keras.layers.Layer):
+    """Passes its input through for two training steps, then makes it NaN."""
+
+    def build(self, input_shape):
+        self.steps = self.add_weight(shape=(), initializer="zeros", trainable=False)
+
+    def call(self, x, training=False):
+        if training:
+            self.steps.assign_add(1.0)
+        return x * keras.ops.where(self.steps > 2.0, float("nan"), 1.0)
+
+
+def test_a_trial_failing_after_a_backup_leaves_no_backup(
+    prepared, tmp_path, monkeypatch
+):
+    def diverging_later(hp, input_spec, num_classes):
+        body = model_builders.cnn.build(hp, input_spec, num_classes)
+        return lambda x: body(NanAfterTwoSteps()(x))
+
+    monkeypatch.setitem(model_builders.BUILDERS, "late", diverging_later)
+    backups = []
+    original = keras.callbacks.BackupAndRestore.on_epoch_end
+
+    def counted(self, epoch, logs=None):  # the real backup, counted
+        original(self, epoch, logs)
+        backups.append(Path(self.backup_dir))
+
+    monkeypatch.setattr(keras.callbacks.BackupAndRestore, "on_epoch_end", counted)
+    with pytest.raises(SearchError, match="became NaN or infinite at epoch 2"):
+        # 24 training images in batches of 16: epoch 1 (2 steps) backs up.
+        _search(
+            prepared,
+            tmp_path,
+            families=["late"],
+            max_trials=1,
+            epochs=3,
+            backup_seconds=0,
+        )
+    trial_dir = tmp_path / "tuner" / "trial_0"
+    assert backups == [trial_dir / "backup"]
+    assert (trial_dir / "trial.json").exists()
+    assert not (trial_dir / "backup").exists()
 
 
 def test_a_family_that_cannot_build_is_a_search_error(prepared, tmp_path, monkeypatch):
