@@ -1,18 +1,22 @@
-"""Diagnostic: does the search's callback set slow `fit` down (issue 7)?
+"""Diagnostic: what do the search's callbacks cost `fit` (issue 7)?
 
 Fits the overhead benchmark's ratio architecture (seed 1's first trial) on
 digits, alternating a bare `fit` with one carrying the callbacks a Keras Tuner
-trial gets in the flow: EarlyStopping, TensorBoard, Keras Tuner's
-TunerCallback (per-batch hooks) and SaveBestEpoch; and once more with the
-callbacks issue 8 added per epoch (FailOnNonFinite's weight check and
-TrialBackup's epoch logs, with its default 30 s between backups). Same
-process, no Prefect, so only the callbacks differ.
+trial would get from stock Keras and Keras Tuner (EarlyStopping, TensorBoard,
+TunerCallback with its per-batch hooks, SaveBestEpoch), and with the ones it
+gets in the flow (`tasks.trial_callbacks`' TensorBoard and best-epoch
+checkpoint, plus the NaN check and the resume backup with its default 30 s
+between backups). Same process, no Prefect, so only the callbacks differ.
+The spread of wall times on two shared cores is a few percent; for the cost
+of a callback, `cProfile` call counts say more (see RESULTS.md).
 
-    .venv/bin/python benchmarks/fit_callbacks.py     # ~2 min on 2 cores
+    .venv/bin/python benchmarks/fit_callbacks.py     # ~3 min on 2 cores
 """
 
 from __future__ import annotations
 
+import cProfile
+import pstats
 import tempfile
 import time
 import warnings
@@ -23,16 +27,19 @@ import keras_tuner as kt
 from keras_tuner.src.engine import tuner_utils
 
 from flows.config import demo_config
+from tasks import trial_callbacks
 from tasks.augment import build_augmenter, make_datasets
 from tasks.hypermodel import PipelineHyperModel
 from tasks.load import load_dataset, to_examples
 from tasks.preprocess import fit_preprocessing
 from tasks.resume import TrialBackup
 from tasks.split import split_examples
+from tasks.trial_callbacks import BestEpochInMemory
 from tasks.tuning import FailOnNonFinite
 
 EPOCHS = 40
-REPEATS = 3
+REPEATS = 5
+PROFILED_EPOCHS = 10
 HPARAMS = {  # what seed 1's first trial samples (overhead.py's ratio run)
     "family": "cnn",
     "cnn/num_blocks": 3,
@@ -55,15 +62,33 @@ class _Tuner:
     def on_epoch_end(self, *args, **kwargs): ...
 
 
-def search_callbacks(folder: str) -> list[keras.callbacks.Callback]:
-    objective = kt.Objective("val_f1_macro", "max")
+OBJECTIVE = kt.Objective("val_f1_macro", "max")
+
+
+def stock_callbacks(folder: str) -> list[keras.callbacks.Callback]:
     return [
         keras.callbacks.EarlyStopping(
             monitor="val_f1_macro", mode="max", patience=EPOCHS
         ),
         keras.callbacks.TensorBoard(log_dir=folder, write_graph=False, profile_batch=0),
         tuner_utils.TunerCallback(_Tuner(), None),
-        tuner_utils.SaveBestEpoch(objective, f"{folder}/checkpoint.weights.h5"),
+        tuner_utils.SaveBestEpoch(OBJECTIVE, f"{folder}/checkpoint.weights.h5"),
+    ]
+
+
+def flow_callbacks(folder: str) -> list[keras.callbacks.Callback]:
+    saver = BestEpochInMemory(OBJECTIVE, f"{folder}/checkpoint.weights.h5")
+    backup = TrialBackup(f"{folder}/backup", 30.0)
+    backup.before_backup = saver.flush
+    return [
+        keras.callbacks.EarlyStopping(
+            monitor="val_f1_macro", mode="max", patience=EPOCHS
+        ),
+        FailOnNonFinite(),
+        trial_callbacks.TensorBoard(folder),
+        tuner_utils.TunerCallback(_Tuner(), None),
+        saver,
+        backup,
     ]
 
 
@@ -81,22 +106,18 @@ def main() -> None:
     )
     datasets = make_datasets(splits, 32, augmenter=augmenter, seed=1)
     hypermodel = PipelineHyperModel(preprocessing, splits.num_classes, ["cnn"])
-    times: dict[str, list[float]] = {
-        "bare": [],
-        "search callbacks": [],
-        "search + resume/NaN callbacks": [],
+    variants = {
+        "bare": lambda folder: [],
+        "stock Keras / Keras Tuner callbacks": stock_callbacks,
+        "the flow's callbacks": flow_callbacks,
     }
+    times: dict[str, list[float]] = {variant: [] for variant in variants}
     for _ in range(REPEATS):
-        for variant in times:
+        for variant, make in variants.items():
             hp = kt.HyperParameters()
             hp.values.update(HPARAMS)
             model = hypermodel.build(hp)
-            callbacks = []
-            folder = tempfile.mkdtemp()
-            if variant != "bare":
-                callbacks = search_callbacks(folder)
-            if variant.startswith("search +"):
-                callbacks += [FailOnNonFinite(), TrialBackup(f"{folder}/backup", 30.0)]
+            callbacks = make(tempfile.mkdtemp())
             started = time.monotonic()
             model.fit(
                 datasets.train,
@@ -106,10 +127,29 @@ def main() -> None:
                 verbose=0,
             )
             times[variant].append(time.monotonic() - started)
+    calls = {}
+    for variant, make in variants.items():  # counts do not move with the load
+        hp = kt.HyperParameters()
+        hp.values.update(HPARAMS)
+        model = hypermodel.build(hp)
+        callbacks = make(tempfile.mkdtemp())
+        profiler = cProfile.Profile()
+        profiler.runcall(
+            model.fit,
+            datasets.train,
+            validation_data=datasets.validation,
+            epochs=PROFILED_EPOCHS,
+            callbacks=callbacks,
+            verbose=0,
+        )
+        calls[variant] = pstats.Stats(profiler).total_calls
     print(f"{EPOCHS} epochs, load average {harness.load_average()}")
     for variant, seconds in times.items():
         listed = ", ".join(f"{s:.1f}" for s in seconds)
-        print(f"{variant}: median {harness.median(seconds):.1f} s ({listed})")
+        print(
+            f"{variant}: median {harness.median(seconds):.1f} s ({listed}); "
+            f"{calls[variant] / PROFILED_EPOCHS:.0f} Python calls per epoch"
+        )
 
 
 if __name__ == "__main__":

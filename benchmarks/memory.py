@@ -147,8 +147,8 @@ def render(f: dict) -> str:
             "/proc/self/status after each trial (search progress events), and "
             "sampled every 0.1 s for the peak.",
             "",
-            f"Machine: {f['machine']}. Measured {f['date']}; the 2 cores were "
-            f"shared with other work (load average {f['load']} at the end). "
+            f"Machine: {f['machine']}. Measured {f['date']} (load average "
+            f"{f['load']} at the end, the benchmark's own processes included). "
             f"The flow took {f['wall_s']:.0f} s.",
             "",
             "| figure | measured | target | met |",

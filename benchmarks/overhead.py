@@ -396,9 +396,11 @@ def render(f: dict, options: argparse.Namespace) -> str:
         "`fit` is measured by wrapping `keras.Model.fit` in the benchmark "
         "process.",
         "",
-        f"Machine: {f['machine']}. Measured {f['date']}. The 2 cores were shared "
-        f"with other work (load average {f['load']}), so every figure is, if "
-        "anything, high; medians are used where there are repeats.",
+        f"Machine: {f['machine']}. Measured {f['date']} (load average "
+        f"{f['load']}, the benchmark's own processes included). The same work "
+        "varies by about 5% from run to run on this virtual machine (compare "
+        "the ratio runs' bare fits), so medians are used where there are "
+        "repeats.",
         "",
         "| figure | measured | target | met |",
         "|---|---|---|---|",
