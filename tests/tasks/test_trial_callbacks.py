@@ -7,6 +7,7 @@ from pathlib import Path
 import keras
 import keras_tuner as kt
 import numpy as np
+from keras_tuner.src.engine.tuner_utils import SaveBestEpoch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from tasks.resume import TrialBackup
@@ -20,8 +21,12 @@ OBJECTIVE = kt.Objective("score", "max")
 class ScriptedScore(keras.callbacks.Callback):
     """Puts this epoch's score into the logs the later callbacks read."""
 
+    def __init__(self, scores: list[float] = SCORES):
+        super().__init__()
+        self.scores = scores
+
     def on_epoch_end(self, epoch, logs=None):
-        logs["score"] = SCORES[epoch]
+        logs["score"] = self.scores[epoch]
 
 
 class Snapshots(keras.callbacks.Callback):
@@ -74,6 +79,21 @@ def test_the_checkpoint_holds_the_best_epoch_and_training_keeps_the_last(tmp_pat
     # Writing the best weights did not leave them in the trained model.
     _assert_same(model.get_weights(), snapshots.weights[-1])
     assert not np.array_equal(snapshots.weights[best][0], snapshots.weights[-1][0])
+
+
+def test_a_second_execution_replaces_the_checkpoint_only_when_better(tmp_path):
+    # Keras Tuner hands one SaveBestEpoch to every execution of a trial.
+    x, y = _data()
+    path = tmp_path / "checkpoint.weights.h5"
+    keras_tuners = SaveBestEpoch(OBJECTIVE, str(path))
+    first, second = Snapshots(), Snapshots()
+    for scores, snapshots in (([0.5, 0.9], first), ([0.6, 0.7], second)):
+        saver = BestEpochInMemory.replacing(keras_tuners)
+        _model().fit(
+            x, y, epochs=2, callbacks=[ScriptedScore(scores), saver, snapshots]
+        )
+    assert keras_tuners.best_value == 0.9
+    _assert_same(_saved_weights(path), first.weights[1])
 
 
 def test_a_backup_writes_the_best_weights_so_far_and_the_epochs_logs(tmp_path):
