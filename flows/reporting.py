@@ -35,8 +35,7 @@ class reported_errors:
             return False
         if self.debug:
             return False
-        code = exit_code_for(exc)
-        if code == 1 and not isinstance(exc, AutoMLError):
+        if not is_known(exc):
             message = (
                 f"{type(exc).__name__}: {exc}. "
                 "Run again with --debug for the traceback."
@@ -44,7 +43,7 @@ class reported_errors:
         else:
             message = str(exc)
         typer.echo(f"error: {message}", err=True)
-        raise typer.Exit(code)
+        raise typer.Exit(exit_code_for(exc))
 
 
 def exit_code_for(exc: BaseException) -> int:

@@ -1,12 +1,13 @@
 """Two of Keras's and Keras Tuner's per-epoch callbacks, made cheap enough for
 long trials of small models, where an epoch lasts a fraction of a second.
 
-Measured on digits (a 0.25 s epoch of 36 training batches, 2 CPU cores), the
-stock callbacks made a trial's `fit` about 5% slower than a bare one:
+Measured on digits (a 0.25 s epoch of 40 training batches, 2 CPU cores), the
+stock callbacks made a trial's `fit` about 5% slower than a bare one (times
+below are under cProfile, which inflates them):
 
 - Keras's `TensorBoard` calls `tf.summary.scalar` for every batch's logs even
   with `update_freq="epoch"`, where no batch writer is set and nothing is
-  written: about 0.4 ms a batch, 15 ms an epoch.
+  written: about 0.4 ms a batch.
 - Keras Tuner's `SaveBestEpoch` writes the weights file at every improving
   epoch: about 50 ms a save, most of it Keras walking the model to name the
   weights. Early in a trial nearly every epoch improves.
