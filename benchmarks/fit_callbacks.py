@@ -4,7 +4,7 @@ Fits the overhead benchmark's ratio architecture (seed 1's first trial) on
 digits, alternating a bare `fit` with one carrying the callbacks a Keras Tuner
 trial would get from stock Keras and Keras Tuner (EarlyStopping, TensorBoard,
 TunerCallback with its per-batch hooks, SaveBestEpoch), and with the ones it
-gets in the flow (`tasks.trial_callbacks`' TensorBoard and best-epoch
+gets in the flow (`tasks.tuning.callbacks`' TensorBoard and best-epoch
 checkpoint, plus the NaN check and the resume backup with its default 30 s
 between backups). Same process, no Prefect, so only the callbacks differ.
 The spread of wall times on two shared cores is a few percent; for the cost
@@ -27,15 +27,15 @@ import keras_tuner as kt
 from keras_tuner.src.engine import tuner_utils
 
 from flows.config import demo_config
-from tasks import trial_callbacks
 from tasks.augment import build_augmenter, make_datasets
-from tasks.hypermodel import PipelineHyperModel
 from tasks.load import load_dataset, to_examples
 from tasks.preprocess import fit_preprocessing
-from tasks.resume import TrialBackup
 from tasks.split import split_examples
-from tasks.trial_callbacks import BestEpochInMemory
-from tasks.tuning import FailOnNonFinite
+from tasks.tuning import callbacks as trial_callbacks
+from tasks.tuning.callbacks import BestEpochInMemory
+from tasks.tuning.hypermodel import PipelineHyperModel
+from tasks.tuning.resume import TrialBackup
+from tasks.tuning.tuner import FailOnNonFinite
 
 EPOCHS = 40
 REPEATS = 5

@@ -80,9 +80,9 @@ def probe_search(probe: Probe) -> list[str]:
     from keras_tuner.src.engine import base_tuner, oracle, tuner, tuner_utils
     from tensorboard.plugins.hparams import _keras as hparams_keras
 
-    import tasks.resume
-    import tasks.trial_callbacks
-    import tasks.tuning
+    import tasks.tuning.callbacks
+    import tasks.tuning.resume
+    import tasks.tuning.tuner
 
     probe.wrap(oracle.Oracle, "create_trial", "oracle.create_trial")
     probe.wrap(oracle.Oracle, "update_trial", "oracle.update_trial")
@@ -93,11 +93,11 @@ def probe_search(probe: Probe) -> list[str]:
     probe.wrap(keras.backend, "clear_session", "keras.clear_session")
     probe.wrap(gc, "collect", "gc.collect")
     probe.wrap(tuner.Tuner, "_deepcopy_callbacks", "deepcopy callbacks")
-    probe.wrap(tasks.tuning, "report", "progress listeners (Prefect artifact)")
+    probe.wrap(tasks.tuning.tuner, "report", "progress listeners (Prefect artifact)")
     hooks = {
-        tasks.trial_callbacks.BestEpochInMemory: ("on_epoch_end", "on_train_end"),
-        tasks.tuning.FailOnNonFinite: ("on_epoch_end",),
-        tasks.resume.TrialBackup: ("on_epoch_end",),
+        tasks.tuning.callbacks.BestEpochInMemory: ("on_epoch_end", "on_train_end"),
+        tasks.tuning.tuner.FailOnNonFinite: ("on_epoch_end",),
+        tasks.tuning.resume.TrialBackup: ("on_epoch_end",),
         keras.callbacks.TensorBoard: (
             "on_train_begin",
             "on_train_end",
@@ -108,8 +108,8 @@ def probe_search(probe: Probe) -> list[str]:
         hparams_keras.Callback: ("on_train_begin", "on_train_end"),
         keras.callbacks.EarlyStopping: ("on_train_begin", "on_epoch_end"),
         tuner_utils.TunerCallback: ("on_epoch_end",),
-        tasks.tuning.EpochProgress: ("on_epoch_end",),
-        tasks.tuning.Deadline: ("on_epoch_end",),
+        tasks.tuning.tuner.EpochProgress: ("on_epoch_end",),
+        tasks.tuning.tuner.Deadline: ("on_epoch_end",),
     }
     labels = []
     for cls, methods in hooks.items():

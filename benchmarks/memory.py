@@ -65,7 +65,7 @@ def measure(num_trials: int, epochs: int) -> dict:
     started = time.monotonic()
     from flows.config import demo_config
     from flows.pipeline import automl_pipeline
-    from tasks.progress import listening
+    from tasks.tuning.progress import listening
 
     import_s = time.monotonic() - started
     after_imports = harness.rss_mb()

@@ -74,7 +74,7 @@ def run_flow(case: dict, result_path: Path, profile: Path | None = None) -> None
 
     import flows.pipeline as pipeline
     import tasks.publish
-    from tasks.progress import listening
+    from tasks.tuning.progress import listening
 
     import_s = time.monotonic() - started
     probe = harness.Probe()
@@ -175,10 +175,10 @@ def run_bare_fit(flow_result: Path, result_path: Path, epochs: int = 0) -> None:
 
     from flows.config import PipelineConfig
     from tasks.augment import build_augmenter, make_datasets
-    from tasks.hypermodel import PipelineHyperModel
     from tasks.load import load_dataset, to_examples
     from tasks.preprocess import fit_preprocessing
     from tasks.split import split_examples
+    from tasks.tuning.hypermodel import PipelineHyperModel
 
     flow = json.loads(flow_result.read_text())
     config = PipelineConfig.model_validate(flow["config"])

@@ -14,8 +14,8 @@ from prefect.artifacts import (
 )
 
 from data_contracts import ValidationReport
-from tasks.progress import SearchProgress
 from tasks.publish import PublishResult
+from tasks.tuning.progress import SearchProgress
 
 
 def artifact_key(name: str, what: str) -> str:

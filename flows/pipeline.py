@@ -22,18 +22,22 @@ from flows.artifacts import (
 from flows.config import PipelineConfig
 from flows.validation import pipeline_contract
 from tasks.augment import Datasets, build_augmenter, make_datasets_task
-from tasks.distributed import DistributedSearch, ensure_new_search
 from tasks.errors import ConfigError
 from tasks.evaluate import evaluate_model_task, rescore_champion_task
 from tasks.load import RawData, load_dataset_task, to_examples_task
-from tasks.model_card import leaderboard_rows, model_card_data, render_model_card
 from tasks.preprocess import Preprocessing, fit_preprocessing_task
-from tasks.progress import listening
 from tasks.publish import PublishResult, publish_version_task
-from tasks.runs import finish_run, resume_run, retried_run, start_run
+from tasks.registry.model_card import (
+    leaderboard_rows,
+    model_card_data,
+    render_model_card,
+)
+from tasks.registry.runs import finish_run, resume_run, retried_run, start_run
 from tasks.search import SearchResult, run_search_task
 from tasks.split import Splits, split_examples_task
 from tasks.tensorboard_logs import write_final_logs_task
+from tasks.tuning.distributed.role import DistributedSearch, ensure_new_search
+from tasks.tuning.progress import listening
 from tasks.validate import (
     DATA_PROFILE_FILE,
     champion_data_profile,

@@ -14,7 +14,7 @@ from data_contracts import DataContract, ValidationReport, contract_yaml, load_c
 from flows.config import PipelineConfig
 from tasks.errors import ConfigError
 from tasks.load import load_dataset
-from tasks.staging import write_text_atomically
+from tasks.registry.staging import write_text_atomically
 from tasks.validate import (
     bootstrap_contract,
     champion_data_profile,

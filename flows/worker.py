@@ -16,8 +16,8 @@ from prefect import flow, get_run_logger
 
 from flows.config import PipelineConfig
 from flows.pipeline import prepare_search, search_models
-from tasks.distributed import DistributedSearch
 from tasks.errors import ConfigError
+from tasks.tuning.distributed.role import DistributedSearch
 
 
 @dataclass(frozen=True)

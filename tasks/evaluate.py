@@ -15,8 +15,8 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
 )
 
-from tasks.model_file import load_published_model
-from tasks.registry import pipeline_dir, read_champion, read_metrics
+from tasks.registry.model_file import load_published_model
+from tasks.registry.versions import pipeline_dir, read_champion, read_metrics
 from tasks.stage import stage
 
 logger = logging.getLogger(__name__)

@@ -17,9 +17,9 @@ import pandas as pd
 
 from data_contracts.profile import numeric_values
 from tasks.errors import DataError, raise_if_transient
-from tasks.images import read_image_folder
+from tasks.readers.images import read_image_folder
+from tasks.readers.tables import TABLE_SUFFIXES, read_table
 from tasks.stage import stage
-from tasks.tables import TABLE_SUFFIXES, read_table
 
 SUPPORTED = (
     "sklearn:digits, a .csv, .tsv, .parquet or .npz file, or an image folder "

@@ -14,12 +14,12 @@ from pathlib import Path
 import pandas as pd
 
 from tasks.errors import DataError, ModelReferenceError, RegistryError
-from tasks.inputs import fit_to_model, read_inputs
-from tasks.model_file import load_published_model
 from tasks.publish import list_versions, read_champion
-from tasks.registry import NAME_PATTERN, VERSION_PATTERN
+from tasks.readers.inputs import fit_to_model, read_inputs
+from tasks.registry.model_file import load_published_model
+from tasks.registry.staging import write_text_atomically
+from tasks.registry.versions import NAME_PATTERN, VERSION_PATTERN
 from tasks.stage import stage
-from tasks.staging import write_text_atomically
 
 
 def parse_model_reference(reference: str) -> tuple[str, str | None]:

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING
 
 from tasks.errors import ExportError, RegistryError, is_transient
 from tasks.export import export_saved_model
-from tasks.registry import (
+from tasks.registry.staging import remove_abandoned, temporary_name
+from tasks.registry.versions import (
     append_history,
     list_versions,
     read_champion,
@@ -31,11 +32,10 @@ from tasks.registry import (
     set_champion,
     threshold_failures,
 )
-from tasks.registry import (
+from tasks.registry.versions import (
     pipeline_dir as pipeline_folder,
 )
 from tasks.stage import stage
-from tasks.staging import remove_abandoned, temporary_name
 
 if TYPE_CHECKING:
     import keras

@@ -1,8 +1,8 @@
 """Search stage: Keras Tuner over the model families.
 
-Every trial's model comes from `tasks.hypermodel.PipelineHyperModel` (built
+Every trial's model comes from `tasks.tuning.hypermodel.PipelineHyperModel` (built
 and compiled in one place); the tuner mechanics (budget, progress, resume,
-failing trials) are in `tasks.tuning` and `tasks.resume`.
+failing trials) are in `tasks.tuning.tuner` and `tasks.tuning.resume`.
 """
 
 from __future__ import annotations
@@ -17,22 +17,33 @@ import keras
 import keras_tuner as kt
 
 from model_builders import BUILDERS
-from tasks import trial_callbacks
 from tasks.augment import Datasets
-from tasks.device import device_name, precision_policy, resolve_precision, resolve_xla
-from tasks.distributed import (
+from tasks.errors import ConfigError, SearchError
+from tasks.preprocess import Preprocessing
+from tasks.stage import stage
+from tasks.tuning import callbacks as trial_callbacks
+from tasks.tuning.device import (
+    device_name,
+    precision_policy,
+    resolve_precision,
+    resolve_xla,
+)
+from tasks.tuning.distributed.role import (
     DistributedSearch,
     distribution_strategy,
     strategy_scope,
     taking_part,
     tuner_environment,
 )
-from tasks.errors import ConfigError, SearchError
-from tasks.hypermodel import PipelineHyperModel
-from tasks.preprocess import Preprocessing
-from tasks.resume import ResumableEarlyStopping, read_search_clock
-from tasks.stage import stage
-from tasks.tuning import Deadline, EpochProgress, FailOnNonFinite, budgeted, frozen_gc
+from tasks.tuning.hypermodel import PipelineHyperModel
+from tasks.tuning.resume import ResumableEarlyStopping, read_search_clock
+from tasks.tuning.tuner import (
+    Deadline,
+    EpochProgress,
+    FailOnNonFinite,
+    budgeted,
+    frozen_gc,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -107,8 +118,8 @@ def run_search(
             goes on from) at the first epoch end this long after its last
             backup; 0 backs up every epoch.
         distributed: this process's part in a distributed search (see
-            `tasks.distributed`); None searches alone. A worker returns None:
-            the chief keeps the results.
+            `tasks.tuning.distributed.role`); None searches alone. A worker
+            returns None: the chief keeps the results.
 
     Raises:
         ConfigError: an unknown family or tuner.

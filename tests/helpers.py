@@ -58,7 +58,7 @@ def write_tiny_config(
 def run_automl(env: dict, *args: str, timeout=120) -> subprocess.CompletedProcess:
     """The real `automl` command in a subprocess, its output captured."""
     return subprocess.run(
-        [sys.executable, "-m", "flows.cli", *args],
+        [sys.executable, "-m", "flows.cli.main", *args],
         env=env,
         capture_output=True,
         text=True,

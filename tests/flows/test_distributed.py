@@ -18,7 +18,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from flows.cli import app
+from flows.cli.main import app
 from tests.helpers import free_port, save_tiny_npz
 
 TRIALS = 4
@@ -55,7 +55,7 @@ def _config(tmp_path: Path, max_trials: int = TRIALS) -> Path:
 def _start(args: list[str], env: dict, log: Path) -> subprocess.Popen:
     with log.open("w") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "flows.cli", *args, "--no-progress"],
+            [sys.executable, "-m", "flows.cli.main", *args, "--no-progress"],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,

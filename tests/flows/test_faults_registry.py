@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 import model_builders  # noqa: F401  (registers the custom layers for loading)
-from tasks.registry import list_versions
+from tasks.registry.versions import list_versions
 from tests.helpers import (
     run_automl,
     save_tiny_npz,
@@ -131,7 +131,7 @@ def test_sigkill_during_publish_keeps_the_champion_and_the_next_run_cleans_up(
     log = output / "killed.log"
     with log.open("w") as handle:
         process = subprocess.Popen(
-            [sys.executable, "-m", "flows.cli", "run", str(root / "tiny.yaml")]
+            [sys.executable, "-m", "flows.cli.main", "run", str(root / "tiny.yaml")]
             + ["--output-dir", str(output), "--no-progress"],
             env=env,
             stdout=handle,
@@ -284,7 +284,7 @@ cp -a "$SAVED/." "$OUT/registry/"
 dd if=/dev/zero of="$OUT/registry/filler" bs=64k 2>/dev/null
 truncate -s -16K "$OUT/registry/filler"
 df -k "$OUT/registry" | tail -1 > "$AFTER.df"
-"$PYTHON" -m flows.cli run "$CONFIG" --output-dir "$OUT" --no-progress \
+"$PYTHON" -m flows.cli.main run "$CONFIG" --output-dir "$OUT" --no-progress \
     > "$AFTER.out" 2> "$AFTER.err"
 echo $? > "$AFTER.rc"
 cp -a "$OUT/registry/tiny/." "$AFTER/"

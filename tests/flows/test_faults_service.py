@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from prefect.client.orchestration import SyncPrefectClient
 
-from tasks.registry import list_versions
+from tasks.registry.versions import list_versions
 from tests.helpers import (
     prefect_server,
     run_automl,
@@ -78,7 +78,15 @@ def test_a_run_killed_mid_search_releases_the_slot_for_the_next(tmp_path):
         log = tmp_path / "serve.log"
         # --limit 2: only the deployment's own limit keeps B waiting.
         serve = start_logged(
-            [sys.executable, "-m", "flows.cli", "serve", "--limit", "2", "--debug"],
+            [
+                sys.executable,
+                "-m",
+                "flows.cli.main",
+                "serve",
+                "--limit",
+                "2",
+                "--debug",
+            ],
             env,
             log,
             ready="being served",

@@ -18,7 +18,7 @@ from sklearn.datasets import load_digits
 from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 from typer.testing import CliRunner
 
-from flows.cli import app
+from flows.cli.main import app
 from flows.config import PipelineConfig
 from flows.pipeline import automl_pipeline
 

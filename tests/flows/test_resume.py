@@ -23,10 +23,10 @@ from tensorboard.backend.event_processing.event_file_loader import EventFileLoad
 from typer.testing import CliRunner
 
 import model_builders
-from flows.cli import app
+from flows.cli.main import app
 from flows.config import PipelineConfig
 from flows.pipeline import automl_pipeline
-from tasks.progress import listening
+from tasks.tuning.progress import listening
 from tests.helpers import save_tiny_npz
 
 BIN = Path(sys.executable).parent

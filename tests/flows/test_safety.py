@@ -24,9 +24,9 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
-from flows.cli import app
+from flows.cli.main import app
 from tasks.errors import RegistryError, UnsafeModelError
-from tasks.model_file import load_published_model
+from tasks.registry.model_file import load_published_model
 from tests.helpers import save_tiny_npz, tiny_image_arrays
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,7 +34,7 @@ PACKAGES = ("flows", "tasks", "data_contracts", "model_builders")
 # Where a model may be loaded: the one safe loader, and the export's check of
 # the SavedModel it wrote a moment before (a graph, no Python to run).
 MODEL_LOADERS = {
-    "tasks/model_file.py": {"load_model"},
+    "tasks/registry/model_file.py": {"load_model"},
     "tasks/export.py": {"saved_model.load"},
 }
 # Modules that unpickle (or unmarshal) what they read, and loaders that run code.
@@ -209,7 +209,7 @@ def test_promote_refuses_a_version_whose_model_would_run_code(hostile_registry):
 
 def _automl(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "flows.cli", *args],
+        [sys.executable, "-m", "flows.cli.main", *args],
         capture_output=True,
         text=True,
         timeout=300,
@@ -518,7 +518,7 @@ def test_a_run_id_that_is_a_path_is_refused(tmp_path, command, run_id):
 
 
 def test_every_server_listens_on_loopback_unless_told_otherwise():
-    from tasks.distributed import chief_role
+    from tasks.tuning.distributed.role import chief_role
 
     defaults = {}
     groups = [("", typer.main.get_command(app))]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from model_builders import BUILDERS, InputSpec
-from tasks.hypermodel import compile_model
+from tasks.tuning.hypermodel import compile_model
 
 KINDS = {
     "image": InputSpec(kind="image", shape=(8, 8, 1)),

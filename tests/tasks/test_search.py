@@ -13,9 +13,9 @@ from tasks.augment import make_datasets
 from tasks.errors import ConfigError, SearchError
 from tasks.load import Examples
 from tasks.preprocess import fit_preprocessing
-from tasks.progress import listening
 from tasks.search import run_search
 from tasks.split import split_examples
+from tasks.tuning.progress import listening
 
 
 @pytest.fixture
@@ -77,7 +77,7 @@ def test_finished_trials_release_their_training_graphs(prepared, tmp_path):
     # its trial, so memory stays flat over a long search.
     from tensorflow.python.framework.func_graph import FuncGraph
 
-    from tasks.tuning import custom_gradients
+    from tasks.tuning.tuner import custom_gradients
 
     def train_graphs() -> int:
         gc.collect()

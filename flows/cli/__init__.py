@@ -1,0 +1,1 @@
+"""The `automl` command: typer commands, one module per command group."""

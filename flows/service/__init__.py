@@ -1,0 +1,1 @@
+"""Running as a service: deployments, the data watcher, the temporary Prefect server."""

@@ -1,0 +1,1 @@
+"""Readers: sources (tables, image folders, NPZ, prediction inputs) into arrays."""

@@ -1,0 +1,2 @@
+"""The model registry: versions, champion, history and lock; the gate and
+champion re-score; staging; model files; run folders; the model card."""

@@ -1,0 +1,1 @@
+"""Distributed search: the role both sides share, the chief's, the worker's."""

@@ -1,0 +1,91 @@
+"""`automl predict` and the `automl-predict` flow on a real published model."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_digits
+from typer.testing import CliRunner
+
+# Imported here, not first inside CliRunner: Prefect binds its log handlers to
+# the stderr of the moment it is imported, and CliRunner's closes after a call.
+from flows.cli.main import app
+from flows.predict import batch_predict
+
+DIGITS = {"source": "sklearn:digits", "kind": "image", "image_shape": [8, 8, 1]}
+
+
+@pytest.fixture
+def published(publish_tiny_model, tmp_path) -> tuple:
+    """A digits champion in `tmp_path/registry`, and 50 unlabelled inputs."""
+    digits = load_digits()
+    x = digits.images.astype("float32")[..., np.newaxis]
+    model, _ = publish_tiny_model("digits", x, digits.target, DIGITS)
+    np.savez(tmp_path / "inputs.npz", x=digits.images[:50])
+    return model, tmp_path
+
+
+def _predict(output_dir: Path, *args: str):
+    return CliRunner().invoke(app, ["predict", *args, "--output-dir", str(output_dir)])
+
+
+@pytest.mark.parametrize("reference", ["digits", "digits:v0001"])
+def test_predict_writes_one_row_per_input(published, reference):
+    model, tmp_path = published
+    out = tmp_path / "preds" / "out.csv"
+    result = _predict(
+        tmp_path, reference, str(tmp_path / "inputs.npz"), "--out", str(out)
+    )
+    assert result.exit_code == 0, result.output
+    assert f"Wrote 50 predictions to {out}" in result.stdout
+    assert "digits v0001" in result.stdout
+    frame = pd.read_csv(out)
+    expected = model.predict(load_digits().images[:50, ..., None], verbose=0)
+    assert frame["prediction"].tolist() == expected.argmax(axis=1).tolist()
+    assert list(frame.columns[:3]) == ["prediction", "probability", "p_0"]
+
+
+@pytest.mark.parametrize(
+    "reference, match",
+    [
+        ("letters", "no published version of it; published pipelines: ['digits']"),
+        ("../x", "name '../x'; expected lowercase letters"),
+        ("digits:../x", "version '../x'; expected 'v' and at least four digits"),
+        ("digits:v0002", "not published; expected one of ['v0001']"),
+    ],
+)
+def test_unknown_or_malformed_models_exit_2(published, reference, match):
+    _, tmp_path = published
+    out = tmp_path / "out.csv"
+    result = _predict(
+        tmp_path, reference, str(tmp_path / "inputs.npz"), "--out", str(out)
+    )
+    assert result.exit_code == 2
+    assert match in " ".join(result.stderr.split())
+    assert "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_inputs_of_the_wrong_image_shape_exit_2(published):
+    _, tmp_path = published
+    np.savez(tmp_path / "big.npz", x=np.zeros((3, 16, 16), "float32"))
+    out = tmp_path / "out.csv"
+    result = _predict(tmp_path, "digits", str(tmp_path / "big.npz"), "--out", str(out))
+    assert result.exit_code == 2
+    assert "shape (16, 16, 1) per example; the model expects (8, 8, 1)" in " ".join(
+        result.stderr.split()
+    )
+    assert not out.exists()
+
+
+def test_batch_predict_flow_writes_the_csv(prefect_harness, published):
+    _, tmp_path = published
+    result = batch_predict(
+        "digits",
+        str(tmp_path / "inputs.npz"),
+        str(tmp_path / "flow.csv"),
+        output_dir=str(tmp_path),
+    )
+    assert result.num_rows == 50 and result.version_dir.endswith("v0001")
+    assert len(pd.read_csv(result.out_path)) == 50
