@@ -13,7 +13,9 @@ class AutoMLError(Exception):
     """Base class for errors the CLI turns into one paragraph and an exit code.
 
     `retryable` marks an error a retry may cure (a storage hiccup); stages
-    with retries retry only those, and errors from outside this project.
+    with retries retry only those, and I/O errors that may pass
+    (`is_transient`). Nothing else is retried: an unexpected error after a
+    version was renamed into place must not publish it twice.
     """
 
     exit_code = 1
@@ -41,7 +43,13 @@ TRANSIENT_ERRNOS = frozenset(
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Whether `exc` is an I/O failure that a retry may cure."""
+    """Whether `exc` is an I/O failure that a retry may cure.
+
+    A time-out or a dropped connection counts even without an errno (object
+    stores and HTTP clients raise them bare).
+    """
+    if isinstance(exc, TimeoutError | ConnectionError):
+        return True
     return isinstance(exc, OSError) and exc.errno in TRANSIENT_ERRNOS
 
 

@@ -9,7 +9,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from data_contracts import ContractError, ContractViolation
-from tasks.errors import AutoMLError
+from tasks.errors import AutoMLError, is_transient
 
 # Errors that say the input is wrong: retrying cannot help.
 NOT_RETRIED = (AutoMLError, ContractError, ContractViolation)
@@ -20,8 +20,11 @@ def stage(name: str, **options: Any) -> Callable[[Callable], Any]:
 
     Stages pass arrays and Keras models between them in memory, so Prefect's
     input hashing and result caching are off: a retrain must retrain. Stages
-    given `retries` retry unexpected errors and our errors marked `retryable`
-    (I/O hiccups), never a config, data or contract error.
+    given `retries` retry only I/O errors that may pass: our errors marked
+    `retryable` and `OSError`s with a transient errno, time-outs and dropped
+    connections (`tasks.errors.is_transient`). Never a config, data or
+    contract error, and never an unexpected one: a bug does not pass with
+    time, and a retried publish could land a second version.
     """
     if options.get("retries"):
         options.setdefault("retry_condition_fn", _may_retry)
@@ -33,6 +36,6 @@ def _may_retry(task, task_run, state) -> bool:
         state.result()
     except NOT_RETRIED as exc:
         return bool(getattr(exc, "retryable", False))
-    except Exception:
-        return True
+    except Exception as exc:
+        return is_transient(exc)
     return False

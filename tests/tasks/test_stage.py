@@ -66,6 +66,21 @@ def test_bad_input_is_never_retried(prefect_harness, error):
     assert len(calls) == 1
 
 
+@pytest.mark.parametrize(
+    "error",
+    [
+        RuntimeError("a bug after the version was renamed into place"),
+        ValueError("unexpected"),
+        OSError(errno.ENOSPC, "No space left on device"),
+    ],
+)
+def test_unexpected_errors_are_never_retried(prefect_harness, error):
+    probe, calls = _failing([error])
+    with pytest.raises(type(error)):
+        probe()
+    assert len(calls) == 1
+
+
 def test_a_contract_violation_is_never_retried(prefect_harness):
     from data_contracts import ContractError
 
