@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: demo test test-slow test-faults lint install clean screenshots
+.PHONY: demo test test-slow test-faults test-explore lint install clean screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,15 @@ test-slow: install
 # runs; real processes throughout. CI runs them too.
 test-faults: install
 	$(BIN)/python -m pytest -m faults
+
+# Property tests (Hypothesis) under the `explore` profile: ten times the
+# examples of `make test`, random, to hunt for inputs nobody thought of
+# (FUZZ_EXAMPLES=2000 for a longer hunt). Not run by CI: CI runs the `ci`
+# profile (CI=true), derandomized, so a green CI means the same everywhere.
+# Turn what it finds into an @example or a plain test (tests/conftest.py).
+test-explore: install
+	HYPOTHESIS_PROFILE=explore $(BIN)/python -m pytest -m hypothesis \
+		--hypothesis-show-statistics
 
 # The README's Prefect UI screenshots (docs/screenshots/); needs Debian's
 # chromium (`apt-get install chromium`). Not part of `make test`.

@@ -2,12 +2,58 @@
 
 from __future__ import annotations
 
+import os
+
 import keras
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
 
 import tasks  # noqa: F401  (sets the quiet, offline environment defaults)
 from tests.helpers import tiny_image_arrays
+
+# Hypothesis profiles. Property tests set no example count, seed or database of
+# their own, so the profile alone decides how they run:
+# - dev (the default): random examples, failures remembered in .hypothesis/.
+# - ci (CI=true, which .ci/run sets): the same examples on every machine and
+#   every run, no example database, a failure printed with its reproduce blob.
+# - explore (HYPOTHESIS_PROFILE=explore, `make test-explore`): ten times the
+#   examples, random, to hunt for new failures; FUZZ_EXAMPLES sets the count.
+# A failure found by exploring becomes an @example or a plain test.
+PROPERTY_DEFAULTS = {
+    "deadline": None,  # loading and validating take seconds on a busy machine
+    "suppress_health_check": [HealthCheck.too_slow],
+}
+# Hypothesis's own `default` profile is the parent, not whatever profile Hypothesis
+# loaded on its own (it loads its built-in `ci` profile when it sees CI set).
+BASE = settings.get_profile("default")
+settings.register_profile("dev", BASE, max_examples=50, **PROPERTY_DEFAULTS)
+settings.register_profile(
+    "ci",
+    BASE,
+    max_examples=50,
+    derandomize=True,
+    database=None,
+    print_blob=True,
+    **PROPERTY_DEFAULTS,
+)
+settings.register_profile(
+    "explore",
+    BASE,
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", 500)),
+    derandomize=False,
+    **PROPERTY_DEFAULTS,
+)
+
+
+def hypothesis_profile() -> str:
+    """HYPOTHESIS_PROFILE if set, else `ci` when CI=true, else `dev`."""
+    if os.environ.get("HYPOTHESIS_PROFILE"):
+        return os.environ["HYPOTHESIS_PROFILE"]
+    return "ci" if os.environ.get("CI", "").lower() in ("true", "1") else "dev"
+
+
+settings.load_profile(hypothesis_profile())
 
 
 @pytest.fixture(autouse=True)

@@ -1,1 +1,1 @@
-"""Readers: sources (tables, image folders, NPZ, prediction inputs) into arrays."""
+"""Readers: tables, long-format sequences, image folders, NPZ, prediction inputs."""

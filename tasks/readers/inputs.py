@@ -15,7 +15,8 @@ import numpy as np
 
 from data_contracts.profile import numeric_values
 from tasks.errors import DataError, raise_if_transient
-from tasks.load import BROKEN_ARCHIVE, load_dataset
+from tasks.load import load_dataset
+from tasks.readers.npz import BROKEN_ARCHIVE, with_channel_axis
 
 
 def read_inputs(source: str, data: dict) -> np.ndarray:
@@ -84,9 +85,7 @@ def _read_npz_inputs(path: Path, kind: str) -> np.ndarray:
             f"{path} could not be read as an .npz archive ({exc}). Save it with "
             "numpy.savez(path, x=...) using numeric or string arrays."
         ) from None
-    if (kind == "image" and x.ndim == 3) or (kind == "sequence" and x.ndim == 2):
-        x = x[..., np.newaxis]  # grey images, univariate series
-    return x
+    return with_channel_axis(x, kind)  # grey images, univariate series
 
 
 def fit_to_model(x: np.ndarray, model: keras.Model, source: str) -> np.ndarray:

@@ -9,7 +9,6 @@ errors the CLI explains (`DataError`, `ConfigError`, `ContractViolation`,
 from __future__ import annotations
 
 import io
-import os
 import struct
 import tempfile
 import zipfile
@@ -21,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
@@ -32,9 +31,10 @@ from tasks.load import Examples, load_dataset, to_examples
 from tasks.validate import resolve_contract, validate_data
 
 ALLOWED = (DataError, ConfigError, ContractViolation, ContractError)
-# FUZZ_EXAMPLES=500 for a longer hunt; 50 keeps the suite fast on two cores.
+# Only what these tests need on top of the profile (tests/conftest.py): the
+# example count, seed and database stay the profile's, so CI=true runs them
+# derandomized and `make test-explore` runs ten times as many at random.
 FUZZ = settings(
-    max_examples=int(os.environ.get("FUZZ_EXAMPLES", 50)),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -428,7 +428,19 @@ def test_random_delimited_files_fail_clearly(
         )
 
 
+# Found by Hypothesis on a fresh clone: numpy's "zero-size array to reduction
+# operation maximum" escaped the long-format reader.
+EMPTY_LONG_TABLE = pa.Table.from_arrays([pa.nulls(0)] * 3, names=["label", "sid", "t"])
+
+
 @FUZZ
+@example(
+    table=EMPTY_LONG_TABLE,
+    kind="sequence",
+    image_shape=None,
+    long_format=True,
+    docs=False,
+)
 @given(
     table=parquet_tables() | damaged_parquet_tables(),
     kind=st.sampled_from(["image", "text", "sequence"]),
@@ -584,3 +596,81 @@ def test_npz_with_object_arrays_is_refused_without_pickle(tmp_path):
         DataError, match=r"objects\.npz could not be read.*pickle.*refused"
     ):
         run_front_half(path, "image")
+
+
+def test_empty_long_format_table_is_a_data_error_naming_the_problem(tmp_path):
+    path = tmp_path / "data.parquet"
+    pq.write_table(EMPTY_LONG_TABLE, path)
+    with pytest.raises(DataError, match=r"sequence table .*data\.parquet has no rows"):
+        run_front_half(path, "sequence", sequence_id="sid", step="t")
+
+
+def empty_wide_table(folder: Path) -> Path:
+    pq.write_table(EMPTY_LONG_TABLE, folder / "empty.parquet")
+    return folder / "empty.parquet"
+
+
+def empty_npz(folder: Path) -> Path:
+    np.savez(folder / "empty.npz", x=np.zeros((0, 2, 2)), y=np.zeros(0))
+    return folder / "empty.npz"
+
+
+def unlabelled_table(folder: Path) -> Path:
+    frame = pd.DataFrame({"text": ["a b", "c"], "label": [None, None]})
+    frame.to_parquet(folder / "unlabelled.parquet")
+    return folder / "unlabelled.parquet"
+
+
+def unlabelled_series(folder: Path) -> Path:
+    frame = pd.DataFrame({"sid": [0, 0, 1], "t": [0, 1, 0], "label": [None] * 3})
+    frame.assign(f=1.0).to_parquet(folder / "unlabelled.parquet")
+    return folder / "unlabelled.parquet"
+
+
+def folder_without_images(folder: Path) -> Path:
+    (folder / "cat").mkdir()
+    (folder / "cat" / "notes.txt").write_text("not an image")
+    return folder
+
+
+LONG = {"sequence_id": "sid", "step": "t"}
+NO_ROWS = r"row_count_to_be_between \(expected at least 1 row; observed 0\)"
+
+
+@pytest.mark.parametrize(
+    "write, kind, options, error, match",
+    [
+        (empty_wide_table, "text", {}, ContractViolation, NO_ROWS),
+        (empty_npz, "image", {}, ContractViolation, NO_ROWS),
+        (unlabelled_table, "text", {}, ContractViolation, r"null on 'label'.*2 of 2"),
+        (unlabelled_series, "sequence", LONG, ContractViolation, r"null on 'label'"),
+        (folder_without_images, "image", {}, DataError, r"holds no images in class"),
+    ],
+)
+def test_sources_without_examples_or_labels_fail_clearly(
+    tmp_path, write, kind, options, error, match
+):
+    # The siblings of the empty long table: already clear, kept that way.
+    with pytest.raises(error, match=match):
+        run_front_half(write(tmp_path), kind, **options)
+
+
+def test_property_tests_take_their_settings_from_the_profile():
+    profile = settings()  # the loaded profile, as the property tests see it
+    for name in ("max_examples", "derandomize", "database", "print_blob"):
+        assert getattr(FUZZ, name) == getattr(profile, name), name
+
+
+def test_ci_runs_hypothesis_derandomized(monkeypatch):
+    from tests.conftest import hypothesis_profile
+
+    monkeypatch.delenv("HYPOTHESIS_PROFILE", raising=False)
+    monkeypatch.setenv("CI", "true")
+    assert hypothesis_profile() == "ci"
+    ci = settings.get_profile("ci")
+    assert ci.derandomize and ci.database is None and ci.deadline is None
+    monkeypatch.delenv("CI")
+    assert hypothesis_profile() == "dev"
+    monkeypatch.setenv("HYPOTHESIS_PROFILE", "explore")
+    explore = settings.get_profile(hypothesis_profile())
+    assert not explore.derandomize and explore.max_examples > ci.max_examples

@@ -1,0 +1,172 @@
+"""The config's sections (data, augment, search, train, publish), one model each.
+
+`flows.config.PipelineConfig` puts them together; import them from there.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+PositiveInt = Annotated[int, Field(gt=0)]
+Fraction = Annotated[float, Field(gt=0.0, lt=1.0)]
+
+
+class Section(BaseModel):
+    """A frozen part of the config that refuses unknown keys."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DataConfig(Section):
+    """Where the examples come from and what they are."""
+
+    source: str = Field(
+        "sklearn:digits",
+        description="sklearn:digits, a .csv .tsv .parquet .npz file, "
+        "or an image folder with one subfolder per class",
+    )
+    kind: Literal["image", "sequence", "text"] = "image"
+    label: str = Field("label", description="label column (tables)")
+    text_column: str = Field("text", description="text column (text kind, tables)")
+    image_shape: list[PositiveInt] | None = Field(
+        None, description="images given as pixel columns: (height, width, channels)"
+    )
+    image_size: list[PositiveInt] | None = Field(
+        None, description="image folders: resize to (height, width)"
+    )
+    sequence_id: str | None = Field(
+        None, description="long-format sequence tables: the column naming each series"
+    )
+    step: str | None = Field(
+        None, description="long-format sequence tables: the column ordering steps"
+    )
+    text_length: PositiveInt = Field(
+        128, description="text: tokens kept per example (longer texts are cut)"
+    )
+    max_tokens: PositiveInt = Field(
+        20000, description="text: vocabulary size, learnt from the train split"
+    )
+    contract: str | None = Field(
+        None,
+        description="a contract YAML path or a built-in contract name; "
+        "default: the built-in one for the source, else one derived from this config",
+    )
+    test_fraction: Fraction = 0.2
+    validation_fraction: Fraction = 0.1
+
+    def loader_options(self) -> dict[str, Any]:
+        """The keyword arguments of `tasks.load.load_dataset` for this source."""
+        return self.model_dump(
+            include={"kind", "label", "sequence_id", "step", "image_size"}
+        )
+
+    def reader_options(self) -> dict[str, Any]:
+        """How examples are read from the loaded data (profiling, examples)."""
+        return self.model_dump(include={"label", "text_column", "image_shape"})
+
+    @model_validator(mode="after")
+    def _check_shapes(self) -> DataConfig:
+        if self.image_shape is not None and len(self.image_shape) != 3:
+            raise ValueError(
+                f"image_shape must be [height, width, channels], got {self.image_shape}"
+            )
+        if (self.sequence_id is None) != (self.step is None):
+            raise ValueError(
+                "long-format sequences need both sequence_id and step columns"
+            )
+        if self.image_size is not None and len(self.image_size) != 2:
+            raise ValueError(
+                f"image_size must be [height, width], got {self.image_size}"
+            )
+        if self.test_fraction + self.validation_fraction >= 0.9:
+            raise ValueError(
+                "test_fraction + validation_fraction must leave at least 10% "
+                f"for training, got {self.test_fraction} + {self.validation_fraction}"
+            )
+        return self
+
+
+class AugmentConfig(Section):
+    """Train-only augmentation; off for any transform that would change a label."""
+
+    enabled: bool = True
+    flip: Literal["none", "horizontal", "vertical", "both"] = "none"
+    rotation: Annotated[float, Field(ge=0.0, le=0.5)] = 0.0
+    zoom: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    translation: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    contrast: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    jitter: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
+        0.0, description="sequences: Gaussian noise in units of each feature's std"
+    )
+    scaling: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
+        0.0, description="sequences: std of a random gain around 1 per series"
+    )
+    shift: Annotated[float, Field(ge=0.0, lt=1.0)] = Field(
+        0.0, description="sequences: time shift up to this fraction of the steps"
+    )
+    token_dropout: Annotated[float, Field(ge=0.0, lt=1.0)] = Field(
+        0.0, description="text: share of words dropped at random"
+    )
+
+
+class SearchConfig(Section):
+    """What Keras Tuner searches and for how long."""
+
+    families: list[str] = Field(default_factory=lambda: ["cnn"], min_length=1)
+    tuner: Literal["random", "bayesian", "hyperband"] = "bayesian"
+    max_trials: PositiveInt = 20
+    epochs: PositiveInt = 20
+    batch_size: PositiveInt = 32
+    patience: Annotated[int, Field(ge=0)] = 5
+    time_budget_minutes: Annotated[float, Field(gt=0)] = 10.0
+    objective: Literal["val_f1_macro", "val_accuracy", "val_loss"] = "val_f1_macro"
+
+
+class TrainConfig(Section):
+    """How each trial trains on the device: compilation and numeric precision."""
+
+    xla: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="XLA (jit_compile): auto = on GPU for the CNN and Transformer "
+        "families, off for the LSTM (cuDNN) and on CPU",
+    )
+    precision: Literal["auto", "float32", "mixed_bfloat16", "mixed_float16"] = Field(
+        "auto",
+        description="auto = mixed_bfloat16 on GPUs that support it (compute "
+        "capability 8.0+), float32 elsewhere; outputs stay float32",
+    )
+    steps_per_execution: PositiveInt = Field(
+        1, description="batches per compiled step; more cuts overhead for tiny models"
+    )
+    strategy: Literal["default", "mirrored"] = Field(
+        "default",
+        description="mirrored = each trial builds and fits under "
+        "tf.distribute.MirroredStrategy, over all of the machine's GPUs",
+    )
+    backup_seconds: Annotated[float, Field(ge=0.0)] = Field(
+        30.0,
+        description="a running trial backs up its weights, optimizer and epoch "
+        "at an epoch end once this long has passed since its last backup: what "
+        "--resume goes on from; 0 backs up every epoch",
+    )
+
+
+GateMetric = Literal[
+    "accuracy", "f1_macro", "f1_weighted", "precision_macro", "recall_macro"
+]
+
+
+class PublishConfig(Section):
+    """The champion/challenger gate."""
+
+    metric: GateMetric = "f1_macro"
+    min_improvement: Annotated[float, Field(ge=0.0)] = 0.0
+    thresholds: dict[GateMetric, Annotated[float, Field(ge=0.0, le=1.0)]] = Field(
+        default_factory=dict,
+        description="absolute floors a champion must meet, e.g. {accuracy: 0.9}",
+    )
+    min_class_recall: Annotated[float, Field(ge=0.0, le=1.0)] | None = Field(
+        None, description="a floor on every class's recall"
+    )
