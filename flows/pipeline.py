@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,26 +21,20 @@ from flows.config import PipelineConfig
 from flows.validation import pipeline_contract
 from tasks.augment import Datasets, build_augmenter, make_datasets_task
 from tasks.errors import ConfigError
-from tasks.evaluate import evaluate_model_task, rescore_champion_task
+from tasks.evaluate import evaluate_model_task
 from tasks.load import RawData, load_dataset_task, to_examples_task
 from tasks.preprocess import Preprocessing, fit_preprocessing_task
 from tasks.publish import PublishResult, publish_version_task
-from tasks.registry.model_card import (
-    leaderboard_rows,
-    model_card_data,
-    render_model_card,
-)
+from tasks.registry.documents import describe_run, version_documents
+from tasks.registry.gate import rescore_champion_task
+from tasks.registry.model_card import render_model_card
 from tasks.registry.runs import finish_run, resume_run, retried_run, start_run
 from tasks.search import SearchResult, run_search_task
 from tasks.split import Splits, split_examples_task
 from tasks.tensorboard_logs import write_final_logs_task
 from tasks.tuning.distributed.role import DistributedSearch, ensure_new_search
 from tasks.tuning.progress import listening
-from tasks.validate import (
-    DATA_PROFILE_FILE,
-    champion_data_profile,
-    validate_data_task,
-)
+from tasks.validate import champion_data_profile, validate_data_task
 
 
 @dataclass(frozen=True)
@@ -88,7 +80,6 @@ def automl_pipeline(
     run_id = run_dir.name
     start_run(run_dir, run_id, config_json, flow_run.id)
     logger.info("run %s: outputs in %s", run_id, run_dir)
-    data = config.data
 
     inputs = prepare_search(config, data_docs_dir=run_dir / "data_docs")
     raw, report, splits = inputs.raw, inputs.report, inputs.splits
@@ -103,72 +94,16 @@ def automl_pipeline(
     logger.info("test metrics: %s", metrics.headline())
     write_final_logs_task(run_dir / "tensorboard" / "final", metrics.to_dict())
 
-    search_summary = {
-        "tuner": config.search.tuner,
-        "families": config.search.families,
-        "num_trials": len(search.leaderboard),
-        "seconds": search.seconds,
-        "stopped_by_budget": search.stopped_by_budget,
-        "objective": search.objective,
-        "best_score": search.best_score,
-        "hyperparameters": search.hyperparameters,
-        "train": search.train,
-    }
-    data_summary = {
-        "source": data.source,
-        "kind": data.kind,
-        "num_rows": raw.num_rows,
-        "input_shape": list(preprocessing.input_shape),
-        "num_train": len(splits.x_train),
-        "num_validation": len(splits.x_val),
-        "num_test": len(splits.x_test),
-    }
-    config_hash = hashlib.sha256(
-        json.dumps(config_json, sort_keys=True).encode()
-    ).hexdigest()[:16]
-    lineage = {
-        "run_id": run_id,
-        "flow_run_id": flow_run.id,
-        "config_hash": config_hash,
-        "data_fingerprint": report.data_profile.get("fingerprint"),
-        "run_dir": str(run_dir),
-    }
-    card = render_model_card(
-        config.name,
-        run_id,
-        data_summary,
-        report.to_dict(),
-        search_summary,
-        search.leaderboard,
-        metrics,
-        config_hash,
+    record = describe_run(
+        config_json, run_dir, flow_run.id, raw, report, splits, preprocessing, search
     )
+    card = render_model_card(record, metrics)
     published = publish_version_task(
         output / "registry",
         config.name,
         search.model,
         metrics.to_dict(),
-        documents={
-            "config.json": config_json,
-            "hparams.json": search.hyperparameters,
-            "validation.json": report.to_dict(),
-            "leaderboard.csv": leaderboard_rows(search.leaderboard),
-            "search.json": search_summary,
-            "data.json": data_summary,
-            "model_card.md": card,
-            "model_card.json": model_card_data(
-                config.name,
-                run_id,
-                data_summary,
-                report.to_dict(),
-                search_summary,
-                search.leaderboard,
-                metrics,
-                lineage,
-            ),
-            DATA_PROFILE_FILE: report.data_profile,
-            "lineage.json": lineage,
-        },
+        documents=version_documents(record, metrics, card),
         metric=config.publish.metric,
         min_improvement=config.publish.min_improvement,
         thresholds=dict(config.publish.thresholds),

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -15,11 +13,7 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
 )
 
-from tasks.registry.model_file import load_published_model
-from tasks.registry.versions import pipeline_dir, read_champion, read_metrics
 from tasks.stage import stage
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -95,39 +89,4 @@ def evaluate_model(
     return evaluate_predictions(y_test, np.argmax(probabilities, axis=-1), labels)
 
 
-def rescore_champion(
-    registry_dir: str | Path,
-    name: str,
-    x_test: np.ndarray,
-    y_test: np.ndarray,
-    labels: list,
-    metric: str,
-) -> tuple[str, float] | None:
-    """The champion's `metric` on the candidate's test split, for a fair gate.
-
-    Returns:
-        (version, score), or None when there is no champion, or it was trained
-        on other classes (its stored score is used then).
-
-    Raises:
-        UnsafeModelError: the champion's file would run code on load (a Lambda).
-        RegistryError: the champion's file is missing or damaged.
-    """
-    pipeline = pipeline_dir(registry_dir, name)
-    champion = read_champion(pipeline)
-    if champion is None:
-        return None
-    version = champion["version"]
-    if read_metrics(pipeline, version).get("labels") != list(labels):
-        logger.warning("champion %s has other classes: using its stored score", version)
-        return None
-    model = load_published_model(pipeline / version / "model.keras")
-    score = getattr(evaluate_model(model, x_test, y_test, labels), metric)
-    logger.info(
-        "champion %s re-evaluated on this test split: %s %.4f", version, metric, score
-    )
-    return version, float(score)
-
-
 evaluate_model_task = stage("evaluate")(evaluate_model)
-rescore_champion_task = stage("rescore-champion")(rescore_champion)

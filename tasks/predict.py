@@ -14,11 +14,11 @@ from pathlib import Path
 import pandas as pd
 
 from tasks.errors import DataError, ModelReferenceError, RegistryError
-from tasks.publish import list_versions, read_champion
 from tasks.readers.inputs import fit_to_model, read_inputs
+from tasks.registry.champion import read_champion
 from tasks.registry.model_file import load_published_model
 from tasks.registry.staging import write_text_atomically
-from tasks.registry.versions import NAME_PATTERN, VERSION_PATTERN
+from tasks.registry.versions import NAME_PATTERN, VERSION_PATTERN, list_versions
 from tasks.stage import stage
 
 

@@ -2,10 +2,11 @@
 
 A version is written to a hidden temporary folder and renamed into place, so a
 reader never sees half a version. Under the registry lock, the next version
-number is claimed, the gate decides, `champion.json` is replaced atomically if
-the candidate wins, and the decision is appended to the history. The
-temporary folder's name holds the writer's pid and host, so a later publish
-removes what a killed writer left, and never a live writer's folder.
+number is claimed, the gate decides (`tasks.registry.gate`), `champion.json`
+is replaced atomically if the candidate wins, and the decision is appended to
+the history. The temporary folder's name holds the writer's pid and host, so
+a later publish removes what a killed writer left, and never a live writer's
+folder.
 """
 
 from __future__ import annotations
@@ -22,26 +23,17 @@ from typing import TYPE_CHECKING
 
 from tasks.errors import ExportError, RegistryError, is_transient
 from tasks.export import export_saved_model
+from tasks.registry.champion import read_champion
+from tasks.registry.gate import judge_candidate, record_decision
+from tasks.registry.lock import registry_lock
 from tasks.registry.staging import remove_abandoned, temporary_name
-from tasks.registry.versions import (
-    append_history,
-    list_versions,
-    read_champion,
-    read_metrics,
-    registry_lock,
-    set_champion,
-    threshold_failures,
-)
-from tasks.registry.versions import (
-    pipeline_dir as pipeline_folder,
-)
+from tasks.registry.versions import list_versions
+from tasks.registry.versions import pipeline_dir as pipeline_folder
 from tasks.stage import stage
 
 if TYPE_CHECKING:
     import keras
     import numpy as np
-
-__all__ = ["list_versions", "publish_version", "read_champion"]
 
 MAX_RENAME_ATTEMPTS = 20
 
@@ -109,40 +101,20 @@ def publish_version(
     staging = pipeline / temporary_name("tmp")
     version = None
     try:
-        staging.mkdir(parents=True)
-        model.save(staging / "model.keras")
-        if export_sample is not None:
-            check = export_saved_model(model, staging / "export", export_sample)
-            _write(staging / "export.json", check.to_dict())
-        _write(staging / "metrics.json", metrics)
-        for filename, content in documents.items():
-            _write(staging / filename, content)
+        _write_version(staging, model, metrics, documents, export_sample)
         with registry_lock(pipeline):
             remove_abandoned(pipeline)
             version = _rename_into_place(staging, pipeline)
-            champion = read_champion(pipeline)
-            champion_score = _champion_score(
-                pipeline, champion, metric, champion_rescore
+            decision = judge_candidate(
+                pipeline,
+                metrics,
+                metric,
+                min_improvement,
+                thresholds,
+                min_class_recall,
+                champion_rescore,
             )
-            failures = threshold_failures(metrics, thresholds or {}, min_class_recall)
-            promoted, reason = _gate(
-                candidate_score, champion_score, min_improvement, metric, failures
-            )
-            decision = {
-                "event": "publish",
-                "version": version,
-                "promoted": promoted,
-                "reason": reason,
-                "metric": metric,
-                "candidate_score": candidate_score,
-                "champion_version": champion and champion["version"],
-                "champion_score": champion_score,
-            }
-            if promoted:
-                set_champion(
-                    pipeline, version, "publish", metric=metric, score=candidate_score
-                )
-            append_history(pipeline, decision)
+            record_decision(pipeline, version, decision)
     except (OSError, ExportError) as exc:
         shutil.rmtree(staging, ignore_errors=True)
         if isinstance(exc, ExportError) and not _no_space(exc):
@@ -155,55 +127,31 @@ def publish_version(
         name=name,
         version=version,
         path=str(pipeline / version),
-        promoted=promoted,
+        promoted=decision.promoted,
         metric=metric,
         candidate_score=candidate_score,
-        champion_version=decision["champion_version"],
-        champion_score=champion_score,
-        reason=reason,
+        champion_version=decision.champion_version,
+        champion_score=decision.champion_score,
+        reason=decision.reason,
     )
 
 
-def _champion_score(
-    pipeline: Path,
-    champion: dict | None,
-    metric: str,
-    rescore: tuple[str, float] | None,
-) -> float | None:
-    if champion is None:
-        return None
-    if rescore is not None and rescore[0] == champion["version"]:
-        return rescore[1]
-    try:
-        return float(read_metrics(pipeline, champion["version"])[metric])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise RegistryError(
-            f"The champion {champion['version']} has no readable {metric!r} "
-            f"({exc}). Restore that version, or promote a valid one."
-        ) from None
-
-
-def _gate(
-    candidate: float,
-    champion: float | None,
-    min_improvement: float,
-    metric: str,
-    failures: list[str],
-) -> tuple[bool, str]:
-    if failures:
-        return False, f"not promoted: below the thresholds ({'; '.join(failures)})"
-    if champion is None:
-        return True, f"first version: {metric} {candidate:.4f}"
-    delta = candidate - champion
-    if delta > 0 and delta >= min_improvement:
-        return True, (
-            f"{metric} {candidate:.4f} beats champion {champion:.4f} "
-            f"by {delta:+.4f} (required > 0 and >= {min_improvement})"
-        )
-    return False, (
-        f"not promoted: {metric} {candidate:.4f} vs champion {champion:.4f} "
-        f"({delta:+.4f}; required > 0 and >= {min_improvement})"
-    )
+def _write_version(
+    staging: Path,
+    model: keras.Model,
+    metrics: dict,
+    documents: dict[str, str | dict | list],
+    export_sample: np.ndarray | None,
+) -> None:
+    """Everything a version holds, written to its (new) temporary folder."""
+    staging.mkdir(parents=True)
+    model.save(staging / "model.keras")
+    if export_sample is not None:
+        check = export_saved_model(model, staging / "export", export_sample)
+        _write(staging / "export.json", check.to_dict())
+    _write(staging / "metrics.json", metrics)
+    for filename, content in documents.items():
+        _write(staging / filename, content)
 
 
 def _no_space(exc: BaseException | None) -> bool:

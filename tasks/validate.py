@@ -24,7 +24,7 @@ from data_contracts import (
 )
 from tasks.errors import ConfigError, DataError
 from tasks.load import RawData
-from tasks.registry.versions import read_champion
+from tasks.registry.champion import read_champion
 from tasks.stage import stage
 
 BUILTIN_FOR_SOURCE = {"sklearn:digits": "digits"}

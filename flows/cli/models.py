@@ -8,15 +8,14 @@ from typing import Annotated
 import typer
 
 from flows.cli.reporting import import_tensorflow_quietly, reported_errors
+from tasks.registry.champion import read_champion, rollback
+from tasks.registry.gate import promote
+from tasks.registry.history import read_history
 from tasks.registry.versions import (
     check_version,
     list_versions,
     pipeline_dir,
-    promote,
-    read_champion,
-    read_history,
     read_metrics,
-    rollback,
 )
 
 models_app = typer.Typer(

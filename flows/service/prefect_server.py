@@ -21,8 +21,9 @@ to its own. Prefect then reuses this process's server for the flow.
 
 from __future__ import annotations
 
-import fcntl
 from pathlib import Path
+
+from filelock import FileLock
 
 # Prefect's default (20 s) is short for a server starting beside busy runs.
 STARTUP_TIMEOUT_SECONDS = 120
@@ -46,13 +47,9 @@ def start_temporary_server() -> None:
     )
     lock_path = _lock_path(settings)
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            # The same instance Prefect's clients look up later (port None).
-            SubprocessASGIServer().start(timeout=timeout)
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with FileLock(lock_path):  # exclusive, waits as long as it takes
+        # The same instance Prefect's clients look up later (port None).
+        SubprocessASGIServer().start(timeout=timeout)
 
 
 def _lock_path(settings) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import platform
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import keras
@@ -15,53 +16,59 @@ from tasks.evaluate import Metrics
 from tasks.tuning.device import device_name
 
 
-def leaderboard_rows(leaderboard: list[dict]) -> list[dict]:
-    """Flat rows for `leaderboard.csv`: hyperparameters as one JSON cell."""
-    return [
-        {**row, "hyperparameters": json.dumps(row["hyperparameters"], sort_keys=True)}
-        for row in leaderboard
-    ]
+@dataclass(frozen=True)
+class RunRecord:
+    """What a published version says about the run that made it.
 
-
-def render_model_card(
-    name: str,
-    run_id: str,
-    data: dict,
-    validation: dict,
-    search: dict,
-    leaderboard: list[dict],
-    metrics: Metrics,
-    config_hash: str,
-) -> str:
-    """Render the card as markdown.
-
-    Args:
-        name: the pipeline name.
-        run_id: the run that produced the model.
-        data: source, kind, example shape, class labels and split sizes.
-        validation: the contract report (`ValidationReport.to_dict()`).
-        search: tuner, families, trials, best hyperparameters and score, time.
-        leaderboard: trials, best first.
-        metrics: test-split metrics.
-        config_hash: a hash of the pipeline config, for lineage.
+    Built by `tasks.registry.documents.describe_run`; each field is also one
+    of the version's files.
     """
+
+    name: str  # the pipeline name
+    run_id: str  # the run that produced the model
+    config: dict  # `config.json`: the pipeline config
+    data: dict  # `data.json`: source, kind, rows, input shape, split sizes
+    validation: dict  # `validation.json`: the contract report
+    search: dict  # `search.json`: tuner, families, trials, best hyperparameters
+    leaderboard: list[dict]  # the trials, best first
+    lineage: dict  # `lineage.json`: run, flow run, config hash, data fingerprint
+    data_profile: dict  # the data profile the next run's drift check compares
+
+
+def render_model_card(record: RunRecord, metrics: Metrics) -> str:
+    """Render the card as markdown: data, search, test metrics, lineage."""
     lines = [
-        f"# Model card: {name}",
+        f"# Model card: {record.name}",
         "",
         f"Created {datetime.now(UTC).isoformat(timespec='seconds')} by run "
-        f"`{run_id}`. Takes {_raw_inputs(data)}; outputs one probability per "
-        "class, in the order of the classes below.",
+        f"`{record.run_id}`. Takes {_raw_inputs(record.data)}; outputs one "
+        "probability per class, in the order of the classes below.",
         "",
+        *_data_section(record.data, record.validation, metrics.labels),
+        *_search_section(record.search, record.leaderboard),
+        *_metrics_section(metrics),
+        *_lineage_section(record.run_id, record.lineage, record.search),
+    ]
+    return "\n".join(lines)
+
+
+def _data_section(data: dict, validation: dict, labels: list) -> list[str]:
+    return [
         "## Data",
         "",
         f"- Source: `{data['source']}` ({data['kind']}), {data['num_rows']} rows",
-        f"- Classes ({len(metrics.labels)}): {', '.join(map(str, metrics.labels))}",
+        f"- Classes ({len(labels)}): {', '.join(map(str, labels))}",
         f"- Splits: train {data['num_train']}, validation {data['num_validation']}, "
         f"test {data['num_test']} (seeded, stratified; the search never saw test)",
         f"- Contract `{validation.get('contract')}`: "
         f"{'passed' if validation.get('success') else 'FAILED'}, "
         f"{validation.get('evaluated', 0)} expectations evaluated",
         "",
+    ]
+
+
+def _search_section(search: dict, leaderboard: list[dict]) -> list[str]:
+    lines = [
         "## Search",
         "",
         f"- Tuner `{search['tuner']}` over families {search['families']}: "
@@ -79,8 +86,11 @@ def render_model_card(
             f"| {row['trial']} | {row['family']} | {score} | {row['best_epoch']} "
             f"| {row['seconds']} | {row['status']} |"
         )
-    lines += [
-        "",
+    return [*lines, ""]
+
+
+def _metrics_section(metrics: Metrics) -> list[str]:
+    lines = [
         "## Test metrics",
         "",
         "| accuracy | precision (macro) | recall (macro) | F1 (macro) "
@@ -98,20 +108,25 @@ def render_model_card(
             f"| {label} | {scores['precision']:.4f} | {scores['recall']:.4f} | "
             f"{scores['f1']:.4f} | {scores['support']} |"
         )
-    lines += [
+    return [
+        *lines,
         "",
         "Confusion matrix (rows: true, columns: predicted) is in `metrics.json`.",
         "",
+    ]
+
+
+def _lineage_section(run_id: str, lineage: dict, search: dict) -> list[str]:
+    return [
         "## Lineage and environment",
         "",
-        f"- Run `{run_id}`, config hash `{config_hash}`",
+        f"- Run `{run_id}`, config hash `{lineage['config_hash']}`",
         f"- Python {platform.python_version()}, TensorFlow {tf.__version__}, "
         f"Keras {keras.__version__}, Keras Tuner {keras_tuner.__version__}, "
         f"scikit-learn {sklearn.__version__}",
         f"- {_training_line(environment(search.get('train')))}",
         "",
     ]
-    return "\n".join(lines)
 
 
 def _raw_inputs(data: dict) -> str:
@@ -123,32 +138,23 @@ def _raw_inputs(data: dict) -> str:
     return f"raw, unscaled pixels of shape {shape}"
 
 
-def model_card_data(
-    name: str,
-    run_id: str,
-    data: dict,
-    validation: dict,
-    search: dict,
-    leaderboard: list[dict],
-    metrics: Metrics,
-    lineage: dict,
-) -> dict:
+def model_card_data(record: RunRecord, metrics: Metrics) -> dict:
     """The model card as structured data (`model_card.json`), for machines."""
     return {
-        "name": name,
-        "run_id": run_id,
+        "name": record.name,
+        "run_id": record.run_id,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "inputs": _raw_inputs(data),
-        "data": data,
+        "inputs": _raw_inputs(record.data),
+        "data": record.data,
         "contract": {
-            key: validation.get(key)
+            key: record.validation.get(key)
             for key in ("contract", "source", "success", "evaluated", "failed")
         },
-        "search": search,
-        "leaderboard": leaderboard[:10],
+        "search": record.search,
+        "leaderboard": record.leaderboard[:10],
         "metrics": metrics.to_dict(),
-        "environment": environment(search.get("train")),
-        "lineage": lineage,
+        "environment": environment(record.search.get("train")),
+        "lineage": record.lineage,
     }
 
 

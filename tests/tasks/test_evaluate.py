@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from sklearn.metrics import f1_score
+from sklearn.metrics import classification_report, f1_score
 
 from tasks.evaluate import evaluate_predictions
 
@@ -32,3 +32,30 @@ def test_a_class_never_predicted_scores_zero_not_an_error():
     metrics = evaluate_predictions(np.array([0, 1, 2]), np.array([0, 0, 0]), [0, 1, 2])
     assert metrics.per_class["1"]["precision"] == 0.0
     assert metrics.recall_macro == pytest.approx(1 / 3)
+
+
+def test_per_class_scores_match_scikit_learns_classification_report():
+    y_true = np.array([0, 0, 1, 1, 2, 2, 3])
+    y_pred = np.array([0, 1, 1, 1, 2, 0, 0])  # class 3 is never predicted
+    labels = ["ham", "spam", 7, "eggs"]
+    metrics = evaluate_predictions(y_true, y_pred, labels)
+    report = classification_report(
+        y_true,
+        y_pred,
+        labels=range(4),
+        target_names=[str(label) for label in labels],
+        output_dict=True,
+        zero_division=0,
+    )
+    for label, scores in metrics.per_class.items():
+        expected = report[label]
+        assert scores == pytest.approx(
+            {
+                "precision": expected["precision"],
+                "recall": expected["recall"],
+                "f1": expected["f1-score"],
+                "support": expected["support"],
+            }
+        )
+    assert metrics.f1_macro == pytest.approx(report["macro avg"]["f1-score"])
+    assert metrics.f1_weighted == pytest.approx(report["weighted avg"]["f1-score"])

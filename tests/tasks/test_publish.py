@@ -2,7 +2,9 @@ import keras
 import pytest
 
 from tasks.errors import RegistryError
-from tasks.publish import list_versions, publish_version, read_champion
+from tasks.publish import publish_version
+from tasks.registry.champion import read_champion
+from tasks.registry.versions import list_versions
 
 
 def _model():

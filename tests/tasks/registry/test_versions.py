@@ -16,16 +16,10 @@ from typer.testing import CliRunner
 from flows.cli.main import app
 from tasks.errors import GateRefused, ModelReferenceError, RegistryError
 from tasks.publish import publish_version
-from tasks.registry.versions import (
-    append_history,
-    champion_line,
-    list_versions,
-    pipeline_dir,
-    promote,
-    read_champion,
-    read_history,
-    rollback,
-)
+from tasks.registry.champion import read_champion, rollback
+from tasks.registry.gate import promote
+from tasks.registry.history import append_history, champion_line, read_history
+from tasks.registry.versions import list_versions, pipeline_dir
 
 
 def _model():
