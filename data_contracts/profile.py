@@ -3,17 +3,26 @@
 Columns: the label (when known), `shape` ("8x8x1"), `min`, `max`, `mean`
 (NaN-ignoring; NaN when every value is NaN), `nan_count` (missing or
 not finite: no model trains on inf) and `digest` (a hash
-of the example's content, to find duplicates). Sequences and texts add
-`length` (valid steps; characters); sequences add `features` per step.
+of the example's content, to find duplicates; `example_digests` computes
+the same digests from the examples the pipeline trains on, so contract
+reports and split membership agree). Sequences and texts add `length`
+(valid steps; characters); sequences add `features` per step.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+
+from data_contracts.digests import (
+    as_float,
+    as_regular_array,
+    example_digests,
+    row_digests,
+    text_digest,
+)
 
 SHAPE = "shape"
 MIN = "min"
@@ -50,17 +59,17 @@ def profile_arrays(
     Raises:
         ValueError: y does not have one label per example.
     """
-    regular = _as_regular_array(x)
+    regular = as_regular_array(x)
     if regular is not None:
         shape = _shape_text(regular.shape[1:])
         width = int(np.prod(regular.shape[1:]))  # not -1: N may be 0
-        values = _as_float(regular.reshape(len(regular), width))
+        values = as_float(regular.reshape(len(regular), width))
         profile = _profile_rows(values, [shape] * len(regular))
-        profile[DIGEST] = _row_digests(values)
+        profile[DIGEST] = row_digests(values)
     else:
         examples = [np.asarray(example) for example in x]
         profile = _profile_ragged(examples)
-        profile[DIGEST] = [_digest(_as_float(e).tobytes()) for e in examples]
+        profile[DIGEST] = example_digests(examples)
     return _with_label(profile, y, label)
 
 
@@ -87,7 +96,7 @@ def profile_pixel_table(
     expected_width = int(np.prod(example_shape))
     shape = _shape_text(example_shape) if width == expected_width else f"{width} values"
     profile = _profile_rows(values, [shape] * len(frame))
-    profile[DIGEST] = _row_digests(values)
+    profile[DIGEST] = row_digests(values)
     profile.index = frame.index
     y = frame[label] if label in frame.columns else None
     return _with_label(profile, y, label)
@@ -142,10 +151,10 @@ def profile_sequences(
         y: N labels, or None to leave the label column out.
         label: name of the label column.
     """
-    regular = _as_regular_array(x)
+    regular = as_regular_array(x)
     if regular is None or regular.ndim != 3:  # ragged or not (N, T, F)
         return profile_arrays(x, y, label)
-    values = _as_float(regular)
+    values = as_float(regular)
     steps = values.shape[1]
     empty_step = np.isnan(values).all(axis=2)  # (N, T)
     # Length = index after the last step holding any value (argmax needs T > 0).
@@ -159,7 +168,7 @@ def profile_sequences(
     profile[NAN_COUNT] = interior_nan.astype(np.int64)
     profile[LENGTH] = length.astype(np.int64)
     profile[FEATURES] = np.int64(values.shape[2])
-    profile[DIGEST] = _row_digests(flat)
+    profile[DIGEST] = row_digests(flat)
     return _with_label(profile, y, label)
 
 
@@ -177,63 +186,21 @@ def profile_texts(
             SHAPE: "text",
             LENGTH: lengths.astype(np.int64),
             NAN_COUNT: missing.astype(np.int64),
-            DIGEST: series.map(lambda t: _digest(str(t).encode("utf-8", "replace"))),
+            DIGEST: series.map(text_digest),
         }
     )
     return _with_label(profile, y, label)
 
 
-def _row_digests(values: np.ndarray) -> list[str]:
-    """A short content hash per row of a 2-D float array (NaN-safe)."""
-    rows = np.ascontiguousarray(values)
-    return [_digest(row.tobytes()) for row in rows]
-
-
-def _digest(content: bytes) -> str:
-    return hashlib.blake2b(content, digest_size=8).hexdigest()
-
-
-def _as_regular_array(x: np.ndarray | Sequence[np.ndarray]) -> np.ndarray | None:
-    """x as one ndarray with axis 0 over examples, or None when shapes differ."""
-    if isinstance(x, np.ndarray) and x.dtype != object:
-        return x
-    try:
-        array = np.asarray(x)
-    except ValueError:  # numpy refuses ragged nested lists
-        return None
-    if (
-        array.dtype == object
-        and array.ndim == 1
-        and any(
-            isinstance(item, np.ndarray | Sequence) and not isinstance(item, str)
-            for item in array
-        )
-    ):
-        return None
-    return array
-
-
 def _profile_ragged(examples: list[np.ndarray]) -> pd.DataFrame:
     """Profile examples of differing shapes, one at a time (the rare, slow path)."""
     rows = [
-        _profile_rows(_as_float(example).reshape(1, -1), [_shape_text(example.shape)])
+        _profile_rows(as_float(example).reshape(1, -1), [_shape_text(example.shape)])
         for example in examples
     ]
     if not rows:
         return _profile_rows(np.empty((0, 0)), [])
     return pd.concat(rows, ignore_index=True)
-
-
-def _as_float(values: np.ndarray) -> np.ndarray:
-    """Values as floats; an array that is not numeric becomes all NaN."""
-    if values.dtype.kind in "biuf":
-        return values.astype(float, copy=False)
-    if values.dtype.kind not in "OUS":
-        return np.full(values.shape, np.nan)
-    try:
-        return values.astype(float)
-    except (TypeError, ValueError):
-        return np.full(values.shape, np.nan)
 
 
 def _profile_rows(values: np.ndarray, shapes: list[str]) -> pd.DataFrame:

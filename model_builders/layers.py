@@ -23,6 +23,11 @@ class MaskNaN(keras.layers.Layer):
     some NaN features stays visible, its missing features read as 0 (the mean
     after normalisation).
 
+    It computes in float32 whatever the global dtype policy (unless a
+    `dtype` is passed): under a mixed policy it would first round its input
+    to 16 bits, and it should hand the next layer exactly what normalisation
+    produced; that layer casts to its own compute dtype.
+
     Args:
         emit_mask: whether to attach the mask. Families whose next layer
             cannot use a mask (convolutions) pass `False`: Keras would
@@ -33,6 +38,7 @@ class MaskNaN(keras.layers.Layer):
     """
 
     def __init__(self, emit_mask: bool = True, **kwargs):
+        kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         self.emit_mask = emit_mask
         self.supports_masking = True

@@ -4,6 +4,15 @@ The published Keras model takes raw inputs (floats, or one string per
 example), so its SavedModel does too: TensorFlow Serving, `tf.saved_model.load`
 or any TF runtime can call it without this project's code. An export is only
 kept when its serving signature reproduces `model.predict` on a sample.
+
+The tolerance follows the dtype policy the model computes in: 1e-5 for
+float32, and 8 machine epsilons of the lowest compute dtype under a mixed
+policy (2**-7 for float16, 2**-4 for bfloat16), because the Keras and
+serving graphs may round 16-bit intermediates differently (fused or XLA
+kernels). Every probability must be within it, so the two agree on the
+predicted label wherever Keras' top two probabilities differ by more than
+twice the tolerance; an export that drops a preprocessing step or keeps
+training-only behaviour moves probabilities by far more.
 """
 
 from __future__ import annotations
@@ -21,7 +30,9 @@ from tasks.errors import ExportError
 from tasks.stage import stage
 
 SIGNATURE = "serving_default"
-DEFAULT_TOLERANCE = 1e-5
+DEFAULT_TOLERANCE = 1e-5  # float32
+# 8 machine epsilons (2**-10 and 2**-7) of each 16-bit compute dtype.
+POLICY_TOLERANCES = {"float16": 2.0**-7, "bfloat16": 2.0**-4}
 BATCH_SIZE = 256
 
 
@@ -37,6 +48,7 @@ class ExportCheck:
         input_shape: per-batch shape; None where any size is accepted.
         max_difference: the largest absolute difference from `model.predict`.
         num_examples: how many examples the check compared.
+        tolerance: the largest difference the check accepted.
     """
 
     path: str
@@ -46,6 +58,7 @@ class ExportCheck:
     input_shape: tuple[int | None, ...]
     max_difference: float
     num_examples: int
+    tolerance: float = DEFAULT_TOLERANCE
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -55,7 +68,7 @@ def export_saved_model(
     model: keras.Model,
     directory: str | Path,
     x_sample: np.ndarray,
-    tolerance: float = DEFAULT_TOLERANCE,
+    tolerance: float | None = None,
 ) -> ExportCheck:
     """Write `model` as a SavedModel and check it serves the same predictions.
 
@@ -68,7 +81,8 @@ def export_saved_model(
         model: a built Keras model with one raw input named `inputs`.
         directory: where the SavedModel goes; must not exist yet.
         x_sample: raw inputs to compare on (the test split, say).
-        tolerance: the largest absolute difference accepted.
+        tolerance: the largest absolute difference accepted; by default
+            `policy_tolerance(model)` (see the module docstring).
 
     Returns:
         An `ExportCheck` naming the signature, its input and the difference.
@@ -92,6 +106,8 @@ def export_saved_model(
             "Received an empty x_sample; expected at least one example to check "
             "the SavedModel against Keras. Pass the test split."
         )
+    if tolerance is None:
+        tolerance = policy_tolerance(model)
     staging = directory.with_name(f".{directory.name}-tmp-{uuid.uuid4().hex}")
     try:
         directory.parent.mkdir(parents=True, exist_ok=True)
@@ -135,8 +151,9 @@ def _export_and_compare(
         raise ExportError(
             f"The SavedModel's serving signature differs from model.predict by "
             f"up to {difference:.3g} on {len(x_sample)} examples; expected at "
-            f"most {tolerance:g}. Nothing was exported to {directory}. Check "
-            "custom layers for training-only behaviour, and export again."
+            f"most {tolerance:g} (the tolerance for its dtype policy). Nothing "
+            f"was exported to {directory}. Check custom layers for "
+            "training-only behaviour, and export again."
         )
     return ExportCheck(
         path=str(directory),
@@ -146,7 +163,27 @@ def _export_and_compare(
         input_shape=tuple(spec.shape.as_list()),
         max_difference=difference,
         num_examples=len(x_sample),
+        tolerance=tolerance,
     )
+
+
+def policy_tolerance(model: keras.Model) -> float:
+    """The export check's tolerance for the lowest precision `model` computes in.
+
+    Example: a model built under `mixed_bfloat16` gets 2**-4; under float32, 1e-5.
+    """
+    dtypes = {layer.dtype_policy.compute_dtype for layer in _layers(model)}
+    return max(
+        [POLICY_TOLERANCES.get(dtype, DEFAULT_TOLERANCE) for dtype in dtypes],
+        default=DEFAULT_TOLERANCE,
+    )
+
+
+def _layers(layer: keras.layers.Layer):
+    """`layer` and every layer inside it, nested models included."""
+    yield layer
+    for inner in getattr(layer, "layers", ()):
+        yield from _layers(inner)
 
 
 def _only_input(serve) -> tuple[str, object]:

@@ -2,7 +2,11 @@
 
 They become layers inside the model (a `Normalization`, or a
 `TextVectorization` for text), so the published model takes raw inputs and
-serving needs no separate preprocessing step.
+serving needs no separate preprocessing step. The `Normalization` computes in
+float32 under every dtype policy: under `mixed_bfloat16` it would round raw
+inputs to 8 significant bits first (1001 and 1000 become one value), so a
+series offset by 1e3 would lose everything below 4. The family's first layer
+casts the small normalised values to the policy's compute dtype.
 """
 
 from __future__ import annotations
@@ -49,7 +53,11 @@ class Preprocessing:
                 name="vectorize",
             )
         return keras.layers.Normalization(
-            axis=-1, mean=self.mean, variance=self.variance, name="normalize"
+            axis=-1,
+            mean=self.mean,
+            variance=self.variance,
+            name="normalize",
+            dtype="float32",  # whatever the global policy: see the module doc
         )
 
     @property

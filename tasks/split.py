@@ -1,24 +1,41 @@
-"""Split stage: seeded, stratified train/validation/test splits.
+"""Split stage: each example's split follows from its content, as TFX's ExampleGen.
 
-Labels are encoded here as class indices over the sorted original labels, so
-every later stage works with integers and the outputs name the originals.
+An example goes to a split by a hash of its content digest (the data
+profile's `digest`, see `data_contracts.profile.example_digests`) and the
+seed: identical examples always share a split, and adding or removing other
+examples never moves it. Labels are encoded here as class indices over the
+sorted original labels, so every later stage works with integers and the
+outputs name the originals. The hashing rules live in `tasks.split_hash`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.model_selection import train_test_split
+import pandas as pd
 
+from data_contracts.profile import example_digests
 from tasks.errors import DataError
 from tasks.load import Examples
+from tasks.split_hash import SPLIT_NAMES, TEST, TRAIN, VALIDATION, assign_splits
 from tasks.stage import stage
+
+SPLITS_FILE = "splits.parquet"
 
 
 @dataclass(frozen=True)
 class Splits:
-    """Train, validation and test arrays; `y_*` are indices into `labels`."""
+    """Train, validation and test examples; `y_*` are indices into `labels`.
+
+    Attributes:
+        digests_train, digests_val, digests_test: each example's content
+            digest, in the order of its split's `x_*` (None when the splits
+            were made by hand: `membership` then computes them).
+        duplicates: how many examples repeat an earlier one's digest; each
+            group of repeats sits in one split (a kept test split excepted).
+    """
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -27,10 +44,43 @@ class Splits:
     x_test: np.ndarray
     y_test: np.ndarray
     labels: list
+    digests_train: np.ndarray | None = None
+    digests_val: np.ndarray | None = None
+    digests_test: np.ndarray | None = None
+    duplicates: int = 0
 
     @property
     def num_classes(self) -> int:
         return len(self.labels)
+
+    def membership(self) -> pd.DataFrame:
+        """One row per example, duplicates included: `digest` and `split`.
+
+        `split` is `train`, `validation` or `test`; rows come split by split,
+        each in its examples' order. Write it as `splits.parquet` with
+        `splits.membership().to_parquet(version_dir / SPLITS_FILE, index=False)`.
+        """
+        parts = (
+            (self.digests_train, self.x_train),
+            (self.digests_val, self.x_val),
+            (self.digests_test, self.x_test),
+        )
+        digests, names = [], []
+        for name, (known, x) in zip(SPLIT_NAMES, parts, strict=True):
+            found = list(known) if known is not None else example_digests(x)
+            digests.extend(found)
+            names.extend([name] * len(found))
+        return pd.DataFrame({"digest": digests, "split": names}, dtype=object)
+
+    def class_counts(self) -> pd.DataFrame:
+        """Examples per label (rows) and split (columns): how stratified it is."""
+        counts = {
+            name: np.bincount(y, minlength=self.num_classes)
+            for name, y in zip(
+                SPLIT_NAMES, (self.y_train, self.y_val, self.y_test), strict=True
+            )
+        }
+        return pd.DataFrame(counts, index=pd.Index(self.labels, name="label"))
 
 
 def split_examples(
@@ -39,14 +89,27 @@ def split_examples(
     validation_fraction: float = 0.1,
     seed: int = 0,
 ) -> Splits:
-    """Split examples; a test split kept in the source is used as it is.
+    """Split examples by content; a test split kept in the source is used as it is.
+
+    Each distinct content digest draws a number in [0, 1) from a hash of the
+    seed and the digest: below `test_fraction` it is a test example, below
+    `test_fraction + validation_fraction` a validation one, otherwise a
+    training one (with a kept test split: below `validation_fraction` it
+    validates, otherwise it trains). Nothing is shuffled as a whole, so
+    examples keep their split when others are added or removed, and copies
+    never straddle splits. Per-label spread is proportional on average (see
+    `Splits.class_counts`); a class the hash leaves out of a split gets the
+    nearest of its examples by hash (see `tasks.split_hash.assign_splits`
+    for the rule and why it keeps earlier training examples out of test).
+    Within each split, examples keep their source order.
 
     Args:
         examples: inputs and original labels.
         test_fraction: share of all examples held out for the final evaluation
             (ignored when the source keeps its own test split).
-        validation_fraction: share of all examples the search validates on.
-        seed: makes the split repeatable.
+        validation_fraction: share of all examples the search validates on
+            (of the training examples when the source keeps a test split).
+        seed: picks the hash; another seed gives another split.
 
     Raises:
         DataError: a class too small to appear in every split, or test labels
@@ -55,36 +118,58 @@ def split_examples(
     labels = _python_values(np.unique(examples.y))
     index = {value: i for i, value in enumerate(labels)}
     y = np.array([index[v] for v in _python_values(examples.y)], dtype="int64")
-    try:
-        if examples.x_test is None:
-            x_rest, x_test, y_rest, y_test = train_test_split(
-                examples.x, y, test_size=test_fraction, stratify=y, random_state=seed
-            )
-            val_share = validation_fraction / (1.0 - test_fraction)
-        else:
-            unseen = set(_python_values(np.unique(examples.y_test))) - set(labels)
-            if unseen:
-                raise DataError(
-                    f"The kept test split has labels never seen in training: "
-                    f"{sorted(unseen, key=str)}. Expected test labels drawn from "
-                    f"{labels}. Fix the labels or drop those examples."
-                )
-            x_rest, y_rest = examples.x, y
-            x_test = examples.x_test
-            y_test = np.array(
-                [index[v] for v in _python_values(examples.y_test)], dtype="int64"
-            )
-            val_share = validation_fraction
-        x_train, x_val, y_train, y_val = train_test_split(
-            x_rest, y_rest, test_size=val_share, stratify=y_rest, random_state=seed
+    digests = np.asarray(example_digests(examples.x), dtype=object)
+    kept_test = examples.x_test is not None
+    if kept_test:
+        _check_kept_test_labels(examples.y_test, labels)
+        bounds = (0.0, validation_fraction)
+    else:
+        bounds = (test_fraction, test_fraction + validation_fraction)
+    split = assign_splits(digests, y, labels, seed, bounds, kept_test=kept_test)
+    parts = {}
+    for code in (TRAIN, VALIDATION, TEST):
+        where = np.flatnonzero(split == code)
+        parts[code] = (_take(examples.x, where), y[where], digests[where])
+    if kept_test:
+        test_digests = np.asarray(example_digests(examples.x_test), dtype=object)
+        y_test = np.array(
+            [index[v] for v in _python_values(examples.y_test)], dtype="int64"
         )
-    except ValueError as exc:
+        parts[TEST] = (examples.x_test, y_test, test_digests)
+    every = np.concatenate([parts[code][2] for code in (TRAIN, VALIDATION, TEST)])
+    (x_train, y_train, d_train) = parts[TRAIN]
+    (x_val, y_val, d_val) = parts[VALIDATION]
+    (x_test, y_test, d_test) = parts[TEST]
+    return Splits(
+        x_train,
+        y_train,
+        x_val,
+        y_val,
+        x_test,
+        y_test,
+        labels,
+        digests_train=d_train,
+        digests_val=d_val,
+        digests_test=d_test,
+        duplicates=int(len(every) - len(set(every))),
+    )
+
+
+def _check_kept_test_labels(y_test: np.ndarray, labels: list) -> None:
+    unseen = set(_python_values(np.unique(y_test))) - set(labels)
+    if unseen:
         raise DataError(
-            f"Could not make stratified splits ({exc}). Every class needs enough "
-            "examples for train, validation and test: add examples, or lower "
-            "data.test_fraction / data.validation_fraction."
-        ) from None
-    return Splits(x_train, y_train, x_val, y_val, x_test, y_test, labels)
+            f"The kept test split has labels never seen in training: "
+            f"{sorted(unseen, key=str)}. Expected test labels drawn from "
+            f"{labels}. Fix the labels or drop those examples."
+        )
+
+
+def _take(x: np.ndarray | Sequence, where: np.ndarray) -> np.ndarray | list:
+    """Examples at `where`: fancy indexing for arrays, a list for ragged lists."""
+    if isinstance(x, np.ndarray):
+        return x[where]
+    return [x[i] for i in where]
 
 
 def _python_values(values: np.ndarray) -> list:

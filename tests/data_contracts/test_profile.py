@@ -2,7 +2,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data_contracts import profile_arrays, profile_pixel_table, profile_sequences
+from data_contracts import (
+    profile_arrays,
+    profile_pixel_table,
+    profile_sequences,
+    profile_texts,
+)
+from data_contracts.profile import example_digests
 
 
 def test_profile_arrays_has_one_row_per_example_with_stats():
@@ -149,3 +155,32 @@ def test_profile_sequences_without_steps_or_examples(shape):
 
     assert len(profile) == shape[0]
     assert (profile["length"] == 0).all()
+
+
+def test_example_digests_are_the_profile_digests_for_every_kind():
+    rng = np.random.default_rng(0)
+    images = rng.uniform(0, 16, (5, 4, 4, 1))
+    images[3] = images[1]
+    assert example_digests(images.astype("float32")) == (
+        profile_arrays(images.astype("float32"), None)["digest"].tolist()
+    )
+    series = rng.normal(size=(4, 6, 2)).astype("float32")
+    series[0, 4:] = np.nan  # padding
+    assert example_digests(series) == profile_sequences(series, None)["digest"].tolist()
+    ragged = [np.ones((3, 2)), np.zeros((5, 2)), np.ones((3, 2))]
+    digests = example_digests(ragged)
+    assert digests == profile_arrays(ragged, None)["digest"].tolist()
+    assert digests[0] == digests[2] != digests[1]
+    texts = pd.Series(["hi", "free prize", "hi", None])
+    examples = texts.astype(str).to_numpy(dtype=object)  # what to_examples makes
+    assert example_digests(examples) == profile_texts(texts, None)["digest"].tolist()
+
+
+def test_a_float64_table_and_its_float32_examples_share_digests():
+    """Pixel rows in a table are float64; the pipeline trains on float32."""
+    frame = pd.DataFrame({"p0": [0.1, 0.2, 0.1], "p1": [1e30, 3.0, 1e30]})
+    frame["label"] = [0, 1, 0]
+    profile = profile_pixel_table(frame, "label", [2, 1])
+    pixels = frame[["p0", "p1"]].to_numpy().astype("float32").reshape(-1, 2, 1)
+    assert example_digests(pixels) == profile["digest"].tolist()
+    assert profile["digest"].nunique() == 2

@@ -22,6 +22,21 @@ def test_mask_nan_zero_fills_and_masks_fully_padded_steps():
     assert MaskNaN(emit_mask=False).compute_mask(x) is None
 
 
+def test_mask_nan_computes_in_float32_under_any_policy():
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        layer = MaskNaN()
+        out = layer(np.array([[[1000.3], [np.nan]]], "float32"))
+        assert MaskNaN(dtype="mixed_bfloat16").compute_dtype == "bfloat16"
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    assert layer.compute_dtype == "float32" and out.dtype == "float32"
+    np.testing.assert_array_equal(_numpy(out).ravel(), np.float32([1000.3, 0.0]))
+    restored = MaskNaN.from_config(layer.get_config())
+    assert restored.compute_dtype == "float32"
+
+
 def test_step_patches_group_steps_and_mask_only_all_padded_patches():
     x = np.arange(10, dtype="float32").reshape(1, 5, 2)
     mask = np.array([[True, True, True, False, False]])

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from model_builders import BUILDERS, InputSpec
+from model_builders.layers import MaskNaN
 
 MASKED_FAMILIES = ["lstm", "transformer"]
 
@@ -68,3 +69,16 @@ def test_nan_padding_is_not_read_as_zeros(family, padded_series):
     np.testing.assert_allclose(nan_predictions[0], zero_predictions[0], rtol=1e-5)
     differences = np.abs(nan_predictions - zero_predictions).max(axis=1)
     assert (differences[1:] > 1e-4).all(), differences
+
+
+@pytest.mark.parametrize("family", MASKED_FAMILIES)
+def test_masking_stays_float32_under_mixed_bfloat16(family, padded_series):
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        model = _build(family, steps=12, patch_size=1)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    masks = [layer for layer in model.layers if isinstance(layer, MaskNaN)]
+    assert masks and all(layer.compute_dtype == "float32" for layer in masks)
+    assert np.isfinite(_predict(model, padded_series)).all()

@@ -7,7 +7,7 @@ import pytest
 
 from model_builders import BUILDERS
 from tasks.errors import ExportError
-from tasks.export import export_saved_model
+from tasks.export import export_saved_model, policy_tolerance
 from tasks.preprocess import fit_preprocessing
 
 
@@ -111,3 +111,42 @@ def test_a_numpy_string_sample_is_accepted_for_text(tmp_path):
     model = _raw_model(texts, "text")
     check = export_saved_model(model, tmp_path / "export", texts.astype(str))
     assert check.max_difference <= 1e-5 and check.input_dtype == "string"
+
+
+@pytest.fixture
+def bf16_policy():
+    """Build under `mixed_bfloat16` (TensorFlow runs it on CPUs too), then restore."""
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    yield
+    keras.mixed_precision.set_global_policy(previous)
+
+
+def test_the_tolerance_follows_the_dtype_policy():
+    assert policy_tolerance(_raw_model(_sample("image"), "image")) == 1e-5
+    previous = keras.mixed_precision.global_policy()
+    try:
+        for policy, expected in (("mixed_float16", 2**-7), ("mixed_bfloat16", 2**-4)):
+            keras.mixed_precision.set_global_policy(policy)
+            # The nested body's 16-bit layers decide, not the float32 input layers.
+            assert policy_tolerance(_raw_model(_sample("sequence"), "sequence")) == (
+                expected
+            )
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+def test_a_series_offset_by_1e3_trains_and_exports_under_bf16(tmp_path, bf16_policy):
+    """Classes 1 apart at 1000: bfloat16 alone cannot tell 1000 from 1001."""
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 16)
+    x = 1000.0 + y[:, None, None] + rng.normal(scale=0.2, size=(48, 12, 1))
+    x = x.astype("float32")
+    model = _raw_model(x, "sequence")
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, epochs=20, batch_size=16, verbose=0)
+    _, accuracy = model.evaluate(x, y, verbose=0)
+    assert accuracy >= 0.9
+    check = export_saved_model(model, tmp_path / "export", x)
+    assert check.tolerance == 2**-4
+    assert check.max_difference <= check.tolerance

@@ -1,4 +1,6 @@
+import keras
 import numpy as np
+import pytest
 
 from tasks.augment import build_augmenter, make_datasets
 from tasks.load import Examples
@@ -13,6 +15,31 @@ def test_normalisation_is_fitted_on_train_and_ignores_nan():
     assert prep.variance[1] == 1.0  # a constant feature is not divided by zero
     out = prep.layer()(x[:1]).numpy()
     np.testing.assert_allclose(out[0, 0, 0], (1.0 - 3.0) / np.sqrt(8 / 3), rtol=1e-5)
+
+
+@pytest.fixture
+def bf16_policy():
+    """Build under `mixed_bfloat16` (TensorFlow runs it on CPUs too), then restore."""
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    yield
+    keras.mixed_precision.set_global_policy(previous)
+
+
+def test_normalisation_computes_in_float32_under_mixed_bfloat16(bf16_policy):
+    rng = np.random.default_rng(0)
+    x = (1000.0 + rng.normal(size=(256, 12, 1))).astype("float32")
+    prep = fit_preprocessing(x, kind="sequence")
+    assert prep.mean[0] == pytest.approx(1000.0, abs=0.1)
+    exact = fit_preprocessing(np.array([[[999.0]], [[1001.0]]], "float32"))
+    layer = exact.layer()  # mean 1000, variance 1
+    raw = np.array([[[1000.0], [1001.0], [1002.5], [999.3]]], "float32")
+    out = layer(raw)
+    assert layer.compute_dtype == "float32" and out.dtype == "float32"
+    # In bfloat16 these came out as 0, 0, 4, 0: 8 bits cannot tell 1000 from 1001.
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(out).ravel(), [0.0, 1.0, 2.5, -0.7], atol=1e-4
+    )
 
 
 def test_no_augmentation_unless_asked():
