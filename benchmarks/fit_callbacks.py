@@ -24,7 +24,6 @@ import warnings
 import harness
 import keras
 import keras_tuner as kt
-from keras_tuner.src.engine import tuner_utils
 
 from flows.config import demo_config
 from tasks.augment import build_augmenter, make_datasets
@@ -32,10 +31,10 @@ from tasks.load import load_dataset, to_examples
 from tasks.preprocess import fit_preprocessing
 from tasks.split import split_examples
 from tasks.tuning import callbacks as trial_callbacks
-from tasks.tuning.callbacks import BestEpochInMemory
+from tasks.tuning.callbacks import BestEpochInMemory, FailOnNonFinite
+from tasks.tuning.compat import SaveBestEpoch, TunerCallback
 from tasks.tuning.hypermodel import PipelineHyperModel
 from tasks.tuning.resume import TrialBackup
-from tasks.tuning.tuner import FailOnNonFinite
 
 EPOCHS = 40
 REPEATS = 5
@@ -71,8 +70,8 @@ def stock_callbacks(folder: str) -> list[keras.callbacks.Callback]:
             monitor="val_f1_macro", mode="max", patience=EPOCHS
         ),
         keras.callbacks.TensorBoard(log_dir=folder, write_graph=False, profile_batch=0),
-        tuner_utils.TunerCallback(_Tuner(), None),
-        tuner_utils.SaveBestEpoch(OBJECTIVE, f"{folder}/checkpoint.weights.h5"),
+        TunerCallback(_Tuner(), None),
+        SaveBestEpoch(OBJECTIVE, f"{folder}/checkpoint.weights.h5"),
     ]
 
 
@@ -86,7 +85,7 @@ def flow_callbacks(folder: str) -> list[keras.callbacks.Callback]:
         ),
         FailOnNonFinite(),
         trial_callbacks.TensorBoard(folder),
-        tuner_utils.TunerCallback(_Tuner(), None),
+        TunerCallback(_Tuner(), None),
         saver,
         backup,
     ]

@@ -77,26 +77,30 @@ def probe_search(probe: Probe) -> list[str]:
     import gc
 
     import keras
-    from keras_tuner.src.engine import base_tuner, oracle, tuner, tuner_utils
+    import keras_tuner as kt
     from tensorboard.plugins.hparams import _keras as hparams_keras
 
     import tasks.tuning.callbacks
     import tasks.tuning.resume
     import tasks.tuning.tuner
+    from tasks.tuning.compat import TunerCallback
 
-    probe.wrap(oracle.Oracle, "create_trial", "oracle.create_trial")
-    probe.wrap(oracle.Oracle, "update_trial", "oracle.update_trial")
-    probe.wrap(oracle.Oracle, "end_trial", "oracle.end_trial")
-    probe.wrap(oracle.Oracle, "save", "oracle.save")
-    probe.wrap(base_tuner.BaseTuner, "save", "tuner.save (oracle + tuner json)")
-    probe.wrap(tuner.Tuner, "_try_build", "build + compile (clear_session, gc)")
+    probe.wrap(kt.Oracle, "create_trial", "oracle.create_trial")
+    probe.wrap(kt.Oracle, "update_trial", "oracle.update_trial")
+    probe.wrap(kt.Oracle, "end_trial", "oracle.end_trial")
+    probe.wrap(kt.Oracle, "save", "oracle.save")
+    probe.wrap(
+        kt.engine.base_tuner.BaseTuner, "save", "tuner.save (oracle + tuner json)"
+    )
+    probe.wrap(kt.Tuner, "_try_build", "build + compile (clear_session, gc)")
     probe.wrap(keras.backend, "clear_session", "keras.clear_session")
     probe.wrap(gc, "collect", "gc.collect")
-    probe.wrap(tuner.Tuner, "_deepcopy_callbacks", "deepcopy callbacks")
-    probe.wrap(tasks.tuning.tuner, "report", "progress listeners (Prefect artifact)")
+    probe.wrap(kt.Tuner, "_deepcopy_callbacks", "deepcopy callbacks")
+    for module in (tasks.tuning.tuner, tasks.tuning.callbacks):  # trials, epochs
+        probe.wrap(module, "report", "progress listeners (Prefect artifact)")
     hooks = {
         tasks.tuning.callbacks.BestEpochInMemory: ("on_epoch_end", "on_train_end"),
-        tasks.tuning.tuner.FailOnNonFinite: ("on_epoch_end",),
+        tasks.tuning.callbacks.FailOnNonFinite: ("on_epoch_end",),
         tasks.tuning.resume.TrialBackup: ("on_epoch_end",),
         keras.callbacks.TensorBoard: (
             "on_train_begin",
@@ -107,9 +111,9 @@ def probe_search(probe: Probe) -> list[str]:
         ),
         hparams_keras.Callback: ("on_train_begin", "on_train_end"),
         keras.callbacks.EarlyStopping: ("on_train_begin", "on_epoch_end"),
-        tuner_utils.TunerCallback: ("on_epoch_end",),
-        tasks.tuning.tuner.EpochProgress: ("on_epoch_end",),
-        tasks.tuning.tuner.Deadline: ("on_epoch_end",),
+        TunerCallback: ("on_epoch_end",),
+        tasks.tuning.callbacks.EpochProgress: ("on_epoch_end",),
+        tasks.tuning.callbacks.Deadline: ("on_epoch_end",),
     }
     labels = []
     for cls, methods in hooks.items():

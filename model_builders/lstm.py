@@ -5,9 +5,13 @@ from __future__ import annotations
 import keras
 import keras_tuner as kt
 
+from model_builders.capabilities import Capabilities
 from model_builders.input_spec import InputSpec
 from model_builders.layers import MaskNaN, StepPatches
 from model_builders.stems import choose_sequence_patch_size
+
+# Keras runs LSTMs on cuDNN on GPU, which XLA cannot compile.
+CAPABILITIES = Capabilities(xla=False)
 
 
 def build(hp: kt.HyperParameters, input_spec: InputSpec, num_classes: int):

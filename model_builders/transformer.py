@@ -5,9 +5,13 @@ from __future__ import annotations
 import keras
 import keras_tuner as kt
 
+from model_builders.capabilities import Capabilities
 from model_builders.input_spec import InputSpec
 from model_builders.layers import MaskNaN, PositionEmbedding, StepPatches
 from model_builders.stems import choose_image_patch_size, choose_sequence_patch_size
+
+# Attention and dense layers compile well with XLA on GPU.
+CAPABILITIES = Capabilities(xla=True)
 
 
 def build(hp: kt.HyperParameters, input_spec: InputSpec, num_classes: int):

@@ -1,14 +1,12 @@
 """Search stage: Keras Tuner over the model families.
 
-Every trial's model comes from `tasks.tuning.hypermodel.PipelineHyperModel` (built
-and compiled in one place); the tuner mechanics (budget, progress, resume,
-failing trials) are in `tasks.tuning.tuner` and `tasks.tuning.resume`.
+Trials are built, compiled and fitted by `tasks.tuning.hypermodel`; the tuner
+(budget, progress, resume, distributed parts) is `tasks.tuning.tuner`'s.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,7 +19,8 @@ from tasks.augment import Datasets
 from tasks.errors import ConfigError, SearchError
 from tasks.preprocess import Preprocessing
 from tasks.stage import stage
-from tasks.tuning import callbacks as trial_callbacks
+from tasks.tuning.assembly import SearchSettings, make_tuner
+from tasks.tuning.budget import TUNERS
 from tasks.tuning.device import (
     device_name,
     precision_policy,
@@ -32,26 +31,12 @@ from tasks.tuning.distributed.role import (
     DistributedSearch,
     distribution_strategy,
     strategy_scope,
-    taking_part,
     tuner_environment,
 )
 from tasks.tuning.hypermodel import PipelineHyperModel
-from tasks.tuning.resume import ResumableEarlyStopping, read_search_clock
-from tasks.tuning.tuner import (
-    Deadline,
-    EpochProgress,
-    FailOnNonFinite,
-    budgeted,
-    frozen_gc,
-)
+from tasks.tuning.tuner import PipelineTuner, TrialSettings, frozen_gc
 
 logger = logging.getLogger(__name__)
-
-TUNERS = {
-    "random": kt.RandomSearch,
-    "bayesian": kt.BayesianOptimization,
-    "hyperband": kt.Hyperband,
-}
 
 
 @dataclass(frozen=True)
@@ -108,7 +93,8 @@ def run_search(
         objective: `val_f1_macro`, `val_accuracy` or `val_loss`.
         seed: seeds the tuner's sampling.
         batch_size: unused; the batch size is set by the datasets.
-        xla: `auto` (on GPU for the CNN and Transformer), `on` or `off`.
+        xla: `auto` (on GPU for the families whose module allows it), `on`
+            or `off`.
         precision: `auto` (mixed bfloat16 on GPUs that have it), `float32`,
             `mixed_bfloat16` or `mixed_float16`.
         steps_per_execution: batches per compiled step.
@@ -125,6 +111,41 @@ def run_search(
         ConfigError: an unknown family or tuner.
         SearchError: no trial produced a score.
     """
+    _check_choices(families, tuner)
+    policy = resolve_precision(precision)
+    keras.utils.set_random_seed(seed)  # weights, dropout, shuffles: repeatable runs
+    hypermodel = PipelineHyperModel(
+        preprocessing, num_classes, families, xla, steps_per_execution
+    )
+    settings = SearchSettings(
+        tuner, max_trials, epochs, patience, time_budget_minutes, objective, seed
+    )
+    with precision_policy(policy), tuner_environment(distributed):
+        search_tuner = make_tuner(
+            hypermodel,
+            tuner_dir,
+            tensorboard_dir,
+            settings,
+            TrialSettings(epochs=epochs, backup_seconds=backup_seconds),
+            distribution_strategy(strategy),
+            distributed,
+        )
+        result = _search(search_tuner, datasets, epochs, objective)
+    return None if result is None else replace(result, train=_train(policy, hypermodel))
+
+
+def _train(policy: str, hypermodel: PipelineHyperModel) -> dict:
+    """How the trials trained: device, precision, XLA per family, steps."""
+    xla = {f: resolve_xla(hypermodel.xla, f) for f in hypermodel.families}
+    return {
+        "device": device_name(),
+        "precision_policy": policy,
+        "xla": xla,
+        "steps_per_execution": hypermodel.steps_per_execution,
+    }
+
+
+def _check_choices(families: list[str], tuner: str) -> None:
     unknown = [f for f in families if f not in BUILDERS]
     if unknown:
         raise ConfigError(
@@ -133,106 +154,11 @@ def run_search(
         )
     if tuner not in TUNERS:
         raise ConfigError(f"search.tuner received {tuner!r}; expected {list(TUNERS)}.")
-    policy = resolve_precision(precision)
-    keras.utils.set_random_seed(seed)  # weights, dropout, shuffles: repeatable runs
-    with precision_policy(policy), tuner_environment(distributed):
-        result = _search(
-            datasets,
-            PipelineHyperModel(
-                preprocessing, num_classes, families, xla, steps_per_execution
-            ),
-            tuner_dir,
-            tensorboard_dir,
-            tuner,
-            max_trials,
-            epochs,
-            patience,
-            time_budget_minutes,
-            objective,
-            seed,
-            strategy,
-            backup_seconds,
-            distributed,
-        )
-    if result is None:
-        return None
-    train = {
-        "device": device_name(),
-        "precision_policy": policy,
-        "xla": {family: resolve_xla(xla, family) for family in families},
-        "steps_per_execution": steps_per_execution,
-    }
-    return replace(result, train=train)
 
 
 def _search(
-    datasets: Datasets,
-    hypermodel: PipelineHyperModel,
-    tuner_dir: str | Path,
-    tensorboard_dir: str | Path,
-    tuner: str,
-    max_trials: int,
-    epochs: int,
-    patience: int,
-    time_budget_minutes: float,
-    objective: str,
-    seed: int,
-    strategy: str,
-    backup_seconds: float,
-    distributed: DistributedSearch | None,
+    search_tuner: PipelineTuner, datasets: Datasets, epochs: int, objective: str
 ) -> SearchResult | None:
-    direction = "min" if objective == "val_loss" else "max"
-    common = dict(
-        objective=kt.Objective(objective, direction=direction),
-        seed=seed,
-        directory=str(Path(tuner_dir).parent),
-        project_name=Path(tuner_dir).name,
-        overwrite=False,
-        max_consecutive_failed_trials=max(3, max_trials),
-        distribution_strategy=distribution_strategy(strategy),
-    )
-    if tuner == "hyperband":
-        sizing = {"max_epochs": epochs, "factor": 3}
-    else:
-        sizing = {"max_trials": max_trials}
-    try:
-        # Keras Tuner builds one model up front to discover the search space.
-        tuner_class = taking_part(budgeted(TUNERS[tuner]), distributed)
-        search_tuner = tuner_class(hypermodel, **sizing, **common)
-    except Exception as exc:
-        raise SearchError(
-            f"The search space could not be built ({type(exc).__name__}: {exc}). "
-            f"Expected every family in {hypermodel.families} to build a model for "
-            f"{hypermodel.preprocessing.input_spec}. Check the data shape and the "
-            "families, or run with --debug."
-        ) from exc
-    started = time.monotonic()
-    # A resumed search (the folder holds an interrupted one's oracle) keeps
-    # its finished trials and counts the time it already used.
-    resumed = distributed is None and bool(search_tuner.oracle.trials)
-    used = read_search_clock(tuner_dir) if resumed else 0.0
-    if resumed:
-        done = [t for t in search_tuner.oracle.trials.values() if t.status != "RUNNING"]
-        logger.info(
-            "resuming the search in %s: %d trial(s) done, %.0f s of the budget used",
-            tuner_dir,
-            len(done),
-            used,
-        )
-    deadline = started + time_budget_minutes * 60.0 - used
-    search_tuner.deadline = deadline
-    search_tuner.clock_started, search_tuner.clock_before = started, used
-    search_tuner.trial_seconds = {}
-    search_tuner.kept_checkpoints = set()
-    search_tuner.epochs = epochs
-    search_tuner.backup_seconds = backup_seconds
-    callbacks = [
-        ResumableEarlyStopping(monitor=objective, mode=direction, patience=patience),
-        FailOnNonFinite(),
-        trial_callbacks.TensorBoard(str(tensorboard_dir)),  # per-epoch summaries
-        Deadline(deadline),
-        EpochProgress(search_tuner, epochs),
-    ]
     with warnings.catch_warnings(), frozen_gc():
         # Keras warns that tf.data input ignores `shuffle`, and that loading
         # the best checkpoint skips optimizer state: both expected here.
@@ -243,13 +169,13 @@ def _search(
                 datasets.train,
                 validation_data=datasets.validation,
                 epochs=epochs,
-                callbacks=callbacks,
                 verbose=0,
             )
         except RuntimeError as exc:
             # Keras Tuner gives up after too many consecutive failed trials.
             raise SearchError(_failure_report(search_tuner, str(exc))) from None
-        if distributed is not None and distributed.role == "worker":
+        role = search_tuner.role
+        if role is not None and role.role == "worker":
             return None
         best_trials = search_tuner.oracle.get_best_trials(1)
         if not best_trials or best_trials[0].score is None:
@@ -267,7 +193,7 @@ def _search(
         best_score=float(best.score),
         objective=objective,
         leaderboard=_leaderboard(search_tuner),
-        seconds=time.monotonic() - started,
+        seconds=search_tuner.budget.elapsed(),
         stopped_by_budget=search_tuner.stopped_by_budget,
     )
 

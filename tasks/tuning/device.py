@@ -1,8 +1,9 @@
 """Device settings for training: XLA per family and the numeric precision.
 
-On a GPU, XLA (`jit_compile`) speeds up the CNN and Transformer families;
-the LSTM family stays off it, because Keras picks the cuDNN kernel for LSTMs
-on GPU and XLA cannot compile it. Mixed bfloat16 is used on GPUs that have
+On a GPU, XLA (`jit_compile`) speeds up the families that declare it in
+their module (`CAPABILITIES`, see `model_builders.capabilities`); the LSTM
+family stays off it, because Keras picks the cuDNN kernel for LSTMs on GPU
+and XLA cannot compile it. Mixed bfloat16 is used on GPUs that have
 it (compute capability 8.0 and later); the softmax outputs stay float32. On
 a CPU both stay off: float32, no XLA.
 """
@@ -15,9 +16,9 @@ from collections.abc import Iterator
 import keras
 import tensorflow as tf
 
+import model_builders
 from tasks.errors import ConfigError
 
-XLA_FAMILIES = frozenset({"cnn", "transformer"})
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
 
@@ -60,7 +61,8 @@ def resolve_xla(xla: str, family: str) -> bool:
         return True
     if xla == "off":
         return False
-    return family in XLA_FAMILIES and bool(tf.config.list_physical_devices("GPU"))
+    xla_capable = model_builders.capabilities(family).xla
+    return xla_capable and bool(tf.config.list_physical_devices("GPU"))
 
 
 def device_name() -> str:

@@ -2,7 +2,8 @@
 
 Raw input, the fitted normalisation, a family's body (the family is itself a
 hyperparameter with conditional scopes, so one search compares families), a
-softmax; compiled with one optimizer, loss and metric policy.
+softmax; compiled with one optimizer, loss and metric policy. Its `fit`
+(Keras Tuner's documented hook) wires each trial's callbacks for resuming.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ import keras_tuner as kt
 
 from model_builders import BUILDERS
 from tasks.preprocess import Preprocessing
+from tasks.tuning.callbacks import BestEpochInMemory
+from tasks.tuning.compat import SaveBestEpoch
 from tasks.tuning.device import resolve_xla
+from tasks.tuning.resume import ResumableEarlyStopping, TrialBackup
 
 
 class PipelineHyperModel(kt.HyperModel):
@@ -51,6 +55,38 @@ class PipelineHyperModel(kt.HyperModel):
             steps_per_execution=self.steps_per_execution,
         )
         return model
+
+    def fit(self, hp, model, *args, callbacks=(), **kwargs):
+        """Train one trial's model; a resumed trial goes on where it stopped.
+
+        Keras Tuner has appended its own callbacks, one of which saves the
+        best epoch's weights: replaced by one that keeps them in memory and
+        writes them when training ends and before each backup, so a
+        backed-up epoch's best weights are on disk too. The trial's backup
+        (`TrialBackup`, added by the tuner) goes last; a resumed trial's best
+        checkpoint is only replaced by an epoch better than those before the
+        interruption, its early stopping keeps its patience, and the History
+        Keras Tuner scores holds every epoch, those before the resume too.
+        """
+        backups = [c for c in callbacks if isinstance(c, TrialBackup)]
+        others = [
+            BestEpochInMemory.replacing(c) if type(c) is SaveBestEpoch else c
+            for c in callbacks
+            if not isinstance(c, TrialBackup)
+        ]
+        for backup in backups:
+            for saver in (c for c in others if isinstance(c, BestEpochInMemory)):
+                earlier = backup.earlier_values(saver.objective.name)
+                if earlier:
+                    pick = min if saver.objective.direction == "min" else max
+                    saver.best_value = pick(earlier)
+                backup.before_backup = saver.flush
+            for stopper in (c for c in others if isinstance(c, ResumableEarlyStopping)):
+                stopper.resumed_history = backup.earlier_values(stopper.monitor)
+        history = model.fit(*args, callbacks=others + backups, **kwargs)
+        for backup in backups:
+            backup.whole_history(history)
+        return history
 
 
 def compile_model(

@@ -60,3 +60,22 @@ def report(progress: SearchProgress) -> None:
             listener(progress)
         except Exception as exc:  # progress is a courtesy, training is the job
             logger.warning("progress listener %r failed: %s", listener, exc)
+
+
+def oracle_progress(
+    oracle, event: str, trial, epoch: int = 0, epochs: int = 0
+) -> SearchProgress:
+    """`trial`'s progress as `oracle` sees the whole search (alone, or the chief)."""
+    done = [t for t in oracle.trials.values() if t.status != "RUNNING"]
+    best = oracle.get_best_trials(1)
+    return SearchProgress(
+        event=event,
+        trial=trial.trial_id,
+        trials_done=len(done),
+        max_trials=oracle.max_trials,
+        epoch=epoch,
+        epochs=epochs,
+        family=trial.hyperparameters.values.get("family"),
+        score=oracle.trials[trial.trial_id].score,
+        best_score=best[0].score if best else None,
+    )

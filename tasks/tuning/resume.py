@@ -6,8 +6,9 @@ again, from epoch 0. Here every running trial also backs itself up
 `trial_<id>/backup/` at the first epoch end `backup_seconds` after its last
 backup, so the interrupted trial goes on from that epoch, with its best-epoch
 checkpoint, early-stopping state and metric history as they were (the tuner
-side is in `tasks.tuning.tuner`). The search's clock is saved too, so the time
-budget counts the time spent before the kill.
+side is in `tasks.tuning.tuner.PipelineTuner.run_trial` and the wiring in
+`tasks.tuning.hypermodel.PipelineHyperModel.fit`). The search's clock is saved
+too, so the time budget counts the time spent before the kill.
 """
 
 from __future__ import annotations

@@ -75,9 +75,9 @@ def test_finished_trials_release_their_training_graphs(prepared, tmp_path):
     # Every traced train step used to stay alive through TensorFlow's global
     # gradient registry (about 16 MB a trial on digits); now none outlives
     # its trial, so memory stays flat over a long search.
-    from tensorflow.python.framework.func_graph import FuncGraph
+    from tasks.tuning.compat import custom_gradients, func_graph_class
 
-    from tasks.tuning.tuner import custom_gradients
+    FuncGraph = func_graph_class()  # noqa: N806 - a class
 
     def train_graphs() -> int:
         gc.collect()

@@ -4,8 +4,9 @@ Keras Tuner's own `oracle_chief.start_server` loops until every worker that
 ever asked for a trial has been told to stop, so a worker that died keeps it
 waiting forever, and it never stops its gRPC server. `serve_oracle` uses the
 same servicer but returns once no trial is left to hand out and none is
-running, ends a trial as failed when its worker has gone silent, enforces the
-time budget, and stops the server.
+running, ends a trial as failed when its worker has gone silent, keeps the
+time budget (the chief's oracle hands out no trial past it), and stops the
+server. `ChiefPart` is the pipeline tuner's part when it is the chief.
 """
 
 from __future__ import annotations
@@ -17,54 +18,24 @@ from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import grpc
 import keras_tuner as kt
-from keras_tuner.src import protos
-from keras_tuner.src.distribute.oracle_chief import OracleServicer
-from keras_tuner.src.engine import conditions
-from keras_tuner.src.engine.trial import TrialStatus
+from keras_tuner.engine.trial import TrialStatus
 
 from tasks.errors import ConfigError, SearchError
-from tasks.tuning.progress import report
-
-if TYPE_CHECKING:
-    from tasks.tuning.distributed.role import DistributedSearch
+from tasks.tuning.budget import SearchBudget
+from tasks.tuning.compat import OracleServicer, add_oracle_servicer, grpc_service
+from tasks.tuning.distributed.role import DistributedSearch
+from tasks.tuning.progress import SearchProgress, oracle_progress, report
 
 logger = logging.getLogger(__name__)
 
-HEARTBEAT_SECONDS = 2.0
 # How long the chief stays up after the last trial so that live workers hear
 # "stopped" instead of waiting for a server that is gone.
 GOODBYE_SECONDS = 10.0
 _POLL_SECONDS = 0.2
 RECORD_FILE = "distributed.json"
-
-
-def quiet_conditions() -> None:
-    """Silence the debug print Keras Tuner 1.4.8 left in `Parent.to_proto`.
-
-    It prints a condition's first value (the family name) for every trial in
-    every gRPC message, so the chief's log would fill with heartbeats.
-    """
-    conditions.Parent.to_proto = _parent_to_proto
-
-
-def _parent_to_proto(self):
-    proto = protos.get_proto()
-    first = self.values[0]
-    kind = (
-        "string_value"
-        if isinstance(first, str)
-        else "boolean_value"
-        if isinstance(first, bool)
-        else "int_value"
-        if isinstance(first, int)
-        else "float_value"
-    )
-    values = [proto.Value(**{kind: value}) for value in self.values]
-    return proto.Condition(parent=proto.Condition.Parent(name=self.name, values=values))
 
 
 @dataclass
@@ -77,44 +48,59 @@ class ServeOutcome:
     lost: list[str] = field(default_factory=list)
 
 
-class ChiefMixin:
-    """Serves the oracle instead of training; returns when the search is done."""
+class ChiefPart:
+    """Serves the oracle instead of training; returns when the search is done.
 
-    distributed: DistributedSearch
+    Args:
+        role: the chief's part (`tasks.tuning.distributed.role.chief_role`).
+    """
 
-    def search(self, *fit_args, **fit_kwargs):
-        self.oracle.verbose = fit_kwargs.get("verbose", 1)
-        self.save()
+    prunes_checkpoints = True
+
+    def __init__(self, role: DistributedSearch):
+        self.role = role
+
+    def search(self, tuner, run_trials) -> None:
+        # The chief logs a line per trial; Keras Tuner's trial tables stay off.
+        tuner.oracle.verbose = 0
+        tuner.save()
         outcome = serve_oracle(
-            self.oracle,
-            self.distributed,
-            deadline=self.deadline,
-            on_trial_begin=self._trial_began,
-            on_trial_end=self._trial_ended,
+            tuner.oracle,
+            self.role,
+            tuner.budget,
+            on_trial_begin=lambda trial, worker: self._began(tuner, trial, worker),
+            on_trial_end=lambda *ended: self._ended(tuner, *ended),
         )
-        self.stopped_by_budget = outcome.stopped_by_budget
-        path = Path(self.project_dir) / RECORD_FILE
-        write_record(path, self.oracle, self.distributed, outcome)
+        path = Path(tuner.project_dir) / RECORD_FILE
+        write_record(path, tuner.oracle, self.role, outcome)
 
-    def _trial_began(self, trial, worker: str) -> None:
+    def on_trial_begin(self, tuner, trial) -> None:
+        """Never called: the chief trains nothing."""
+
+    def on_trial_end(self, tuner, trial) -> None:
+        """Never called: the chief trains nothing."""
+
+    def progress(self, tuner, event: str, trial, epoch: int) -> SearchProgress:
+        return oracle_progress(tuner.oracle, event, trial, epoch, tuner.settings.epochs)
+
+    def _began(self, tuner, trial, worker: str) -> None:
         logger.info("trial %s started on %s", trial.trial_id, worker)
-        report(self.progress("trial_begin", trial))
+        report(self.progress(tuner, "trial_begin", trial, 0))
 
-    def _trial_ended(self, trial, worker: str, seconds: float) -> None:
-        self.trial_seconds[trial.trial_id] = seconds
+    def _ended(self, tuner, trial, worker: str, seconds: float) -> None:
+        tuner.trial_seconds[trial.trial_id] = seconds
         score = "failed" if trial.score is None else f"{trial.score:.4f}"
         logger.info(
             "trial %s (%s) on %s: %s=%s in %.1fs",
             trial.trial_id,
             trial.hyperparameters.values.get("family"),
             worker,
-            self.oracle.objective.name,
+            tuner.oracle.objective.name,
             score,
             seconds,
         )
-        report(self.progress("trial_end", trial))
-        if self.keep_best_checkpoint_only:
-            self._prune_checkpoints(trial.trial_id)
+        report(self.progress(tuner, "trial_end", trial, 0))
+        tuner.prune_checkpoints(trial.trial_id)
 
 
 class _WatchingServicer(OracleServicer):
@@ -136,7 +122,7 @@ class _WatchingServicer(OracleServicer):
             self.workers[trial.trial_id] = request.tuner_id
             self.started.setdefault(trial.trial_id, now)
             self.last_seen[trial.trial_id] = now
-        return protos.get_service().CreateTrialResponse(trial=trial.to_proto())
+        return grpc_service().CreateTrialResponse(trial=trial.to_proto())
 
     def UpdateTrial(self, request, context):
         self.last_seen[request.trial_id] = time.monotonic()
@@ -155,16 +141,17 @@ class _WatchingServicer(OracleServicer):
 def serve_oracle(
     oracle: kt.Oracle,
     distributed: DistributedSearch,
-    deadline: float,
+    budget: SearchBudget,
     on_trial_begin: Callable,
     on_trial_end: Callable,
 ) -> ServeOutcome:
     """Serve `oracle` to the workers until the search is done; then stop.
 
     Args:
-        oracle: the chief's oracle.
+        oracle: the chief's oracle; past the budget it hands out no trial
+            (`tasks.tuning.budget.DeadlineOracle`).
         distributed: where to listen and how long a silent trial may run.
-        deadline: `time.monotonic()` past which no new trial is handed out.
+        budget: the search's time budget, started.
         on_trial_begin: called with (trial, worker) as each trial starts.
         on_trial_end: called with (trial, worker, seconds) as each one ends.
 
@@ -178,7 +165,7 @@ def serve_oracle(
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=4), options=[("grpc.so_reuseport", 0)]
     )
-    protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
+    add_oracle_servicer(servicer, server)
     try:
         bound = server.add_insecure_port(distributed.address)
     except RuntimeError as exc:
@@ -200,7 +187,7 @@ def serve_oracle(
         distributed.run_id,
     )
     outcome = ServeOutcome()
-    watch = (servicer, distributed, deadline, (on_trial_begin, on_trial_end))
+    watch = (servicer, distributed, budget, (on_trial_begin, on_trial_end))
     seen: set[str] = set()
     try:
         while not _poll(oracle, *watch, outcome, seen):
@@ -221,14 +208,12 @@ def serve_oracle(
 
 
 @kt.synchronized
-def _poll(oracle, servicer, distributed, deadline, callbacks, outcome, seen) -> bool:
+def _poll(oracle, servicer, distributed, budget, callbacks, outcome, seen) -> bool:
     """One look at the search under the oracle's lock; True once it is done."""
     on_trial_begin, on_trial_end = callbacks
     now = time.monotonic()
-    if now >= deadline and not outcome.stopped_by_budget:
+    if budget.expired() and not outcome.stopped_by_budget:
         outcome.stopped_by_budget = True
-        # The oracle stops handing out trials once max_trials is reached.
-        oracle.max_trials = len(oracle.trials)
         logger.info("chief: time budget reached; no new trials")
     for tuner_id, trial in list(oracle.ongoing_trials.items()):
         silent = now - servicer.last_seen.get(trial.trial_id, now)
@@ -258,7 +243,7 @@ def _poll(oracle, servicer, distributed, deadline, callbacks, outcome, seen) -> 
             on_trial_end(trial, worker, seconds)
     if oracle.ongoing_trials:
         return False
-    if outcome.stopped_by_budget and not oracle.trials:
+    if outcome.stopped_by_budget:
         return True
     exhausted = bool(oracle.max_trials) and len(oracle.trials) >= oracle.max_trials
     return servicer.stop_triggered or exhausted

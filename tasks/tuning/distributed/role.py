@@ -1,4 +1,5 @@
-"""Distributed search: Keras Tuner's own chief/worker mode over gRPC, gaps filled.
+"""Distributed search, what the chief and the workers share: the role, Keras
+Tuner's environment variables, the heartbeat period, the run folder.
 
 The chief serves the oracle (what to try next); each worker asks it for a
 trial, trains it and reports the result, until the chief says the search is
@@ -14,36 +15,28 @@ has no heartbeat or timeout for a running trial; and the time budget must
 stop the chief, not a worker, handing out trials. Workers here ping the chief
 every `HEARTBEAT_SECONDS` while they train; the chief ends a trial as failed
 once its worker has been silent for `trial_timeout_seconds`, and returns once
-no trial is left to hand out and none is running.
+no trial is left to hand out and none is running. The chief's side is in
+`tasks.tuning.distributed.chief`, the worker's in
+`tasks.tuning.distributed.worker`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import socket
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
-
-import grpc
-import keras_tuner as kt
-from keras_tuner.src import protos
+from typing import Literal, Protocol
 
 from tasks.errors import ConfigError
 from tasks.registry import runs
-from tasks.tuning.distributed.chief import (
-    HEARTBEAT_SECONDS,
-    ChiefMixin,
-    quiet_conditions,
-)
+from tasks.tuning.compat import silence_parent_condition_print
 from tasks.tuning.progress import SearchProgress
 
-logger = logging.getLogger(__name__)
-
+# Workers ping the chief this often while they train.
+HEARTBEAT_SECONDS = 2.0
 MIN_TRIAL_TIMEOUT_SECONDS = 5 * HEARTBEAT_SECONDS
 _ENVIRONMENT = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT")
 
@@ -172,7 +165,7 @@ def tuner_environment(distributed: DistributedSearch | None) -> Iterator[None]:
     if distributed is None:
         yield
         return
-    quiet_conditions()
+    silence_parent_condition_print()
     saved = {key: os.environ.get(key) for key in _ENVIRONMENT}
     os.environ.update(
         KERASTUNER_TUNER_ID=distributed.tuner_id,
@@ -189,18 +182,28 @@ def tuner_environment(distributed: DistributedSearch | None) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def taking_part(
-    tuner_class: type[kt.Tuner], distributed: DistributedSearch | None
-) -> type[kt.Tuner]:
-    """The tuner class for this process's role; `tuner_class` when not distributed."""
-    if distributed is None:
-        return tuner_class
-    mixin = ChiefMixin if distributed.role == "chief" else WorkerMixin
-    taking = type(
-        f"{distributed.role.title()}{tuner_class.__name__}", (mixin, tuner_class), {}
-    )
-    taking.distributed = distributed
-    return taking
+class SearchPart(Protocol):
+    """What one process does in a search; the pipeline tuner calls these hooks.
+
+    Searching alone (`tasks.tuning.tuner.SearchAlone`), serving the oracle as
+    the chief (`tasks.tuning.distributed.chief.ChiefPart`), or training what
+    the chief hands out (`tasks.tuning.distributed.worker.WorkerPart`).
+    """
+
+    # Whether the tuner deletes every checkpoint but the best trial's.
+    prunes_checkpoints: bool
+
+    def search(self, tuner, run_trials) -> None:
+        """Run the search; `run_trials()` is Keras Tuner's own trial loop."""
+
+    def on_trial_begin(self, tuner, trial) -> None:
+        """Called as this process starts training `trial`."""
+
+    def on_trial_end(self, tuner, trial) -> None:
+        """Called as this process has trained `trial`."""
+
+    def progress(self, tuner, event: str, trial, epoch: int) -> SearchProgress:
+        """`trial`'s progress event as this process can see it."""
 
 
 def distribution_strategy(strategy: str):
@@ -223,82 +226,6 @@ def distribution_strategy(strategy: str):
 def strategy_scope(strategy) -> contextlib.AbstractContextManager:
     """`strategy.scope()`, or nothing without a strategy."""
     return contextlib.nullcontext() if strategy is None else strategy.scope()
-
-
-class WorkerMixin:
-    """Trains the trials the chief hands out, with a heartbeat while it trains."""
-
-    distributed: DistributedSearch
-    trials_run: list[str]
-    # A worker sees only its own trials; the chief prunes the checkpoints.
-    keep_best_checkpoint_only = False
-
-    def on_search_begin(self):
-        self.trials_run = []
-        logger.info(
-            "worker %s: asking the chief at %s for trials",
-            self.tuner_id,
-            self.distributed.address,
-        )
-        super().on_search_begin()
-
-    def on_trial_begin(self, trial):
-        self._heartbeat = _Heartbeat(self.oracle.stub, trial.trial_id)
-        self._heartbeat.start()
-        super().on_trial_begin(trial)
-
-    def on_trial_end(self, trial):
-        self._heartbeat.stop()
-        self.trials_run.append(trial.trial_id)
-        super().on_trial_end(trial)
-
-    def on_search_end(self):
-        super().on_search_end()
-        logger.info(
-            "worker %s ran %d trial(s) (%s); the chief says the search is done",
-            self.tuner_id,
-            len(self.trials_run),
-            ", ".join(self.trials_run) or "none",
-        )
-
-    def progress(self, event, trial, epoch=0) -> SearchProgress:
-        # Only the chief knows every trial; a worker reports its own.
-        return SearchProgress(
-            event=event,
-            trial=trial.trial_id,
-            trials_done=len(self.trials_run),
-            max_trials=None,
-            epoch=epoch,
-            epochs=self.epochs,
-            family=trial.hyperparameters.values.get("family"),
-        )
-
-    def stop_new_trials(self):
-        # The chief keeps the time budget and stops handing out trials.
-        pass
-
-
-class _Heartbeat(threading.Thread):
-    """Tells the chief every few seconds that this worker's trial is alive."""
-
-    def __init__(self, stub, trial_id: str):
-        super().__init__(name=f"heartbeat-{trial_id}", daemon=True)
-        self.stub = stub
-        self.trial_id = trial_id
-        self._stopped = threading.Event()
-
-    def run(self) -> None:
-        request = protos.get_service().GetTrialRequest(trial_id=self.trial_id)
-        while not self._stopped.wait(HEARTBEAT_SECONDS):
-            try:
-                self.stub.GetTrial(request, timeout=HEARTBEAT_SECONDS)
-            except grpc.RpcError as exc:
-                # A missed beat is harmless; only a long silence ends the trial,
-                # and the trial's own report fails loudly if the chief is gone.
-                logger.debug("heartbeat for trial %s missed: %s", self.trial_id, exc)
-
-    def stop(self) -> None:
-        self._stopped.set()
 
 
 def _check_port(port: int, received: str) -> None:

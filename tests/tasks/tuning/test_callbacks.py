@@ -7,10 +7,10 @@ from pathlib import Path
 import keras
 import keras_tuner as kt
 import numpy as np
-from keras_tuner.src.engine.tuner_utils import SaveBestEpoch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from tasks.tuning.callbacks import BestEpochInMemory, TensorBoard
+from tasks.tuning.compat import SaveBestEpoch
 from tasks.tuning.resume import TrialBackup
 
 # The epochs' scores, set by `ScriptedScore`: the best epoch is not the last.

@@ -12,7 +12,6 @@ import time
 
 import keras_tuner as kt
 import pytest
-from keras_tuner.src.distribute.oracle_client import OracleClient
 
 from tasks.augment import make_datasets
 from tasks.errors import ConfigError, SearchError
@@ -20,6 +19,8 @@ from tasks.load import Examples
 from tasks.preprocess import fit_preprocessing
 from tasks.search import run_search
 from tasks.split import split_examples
+from tasks.tuning.budget import RandomSearchOracle, SearchBudget
+from tasks.tuning.compat import OracleClient
 from tasks.tuning.distributed.chief import serve_oracle
 from tasks.tuning.distributed.role import (
     chief_role,
@@ -36,9 +37,18 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _oracle(tmp_path, max_trials=10) -> kt.Oracle:
-    oracle = kt.oracles.RandomSearchOracle(
-        objective=kt.Objective("score", "max"), max_trials=max_trials, seed=0
+def _budget(seconds: float) -> SearchBudget:
+    budget = SearchBudget(seconds)
+    budget.start()
+    return budget
+
+
+def _oracle(tmp_path, budget, max_trials=10) -> kt.Oracle:
+    oracle = RandomSearchOracle(
+        objective=kt.Objective("score", "max"),
+        max_trials=max_trials,
+        seed=0,
+        budget=budget,
     )
     oracle._set_project_dir(str(tmp_path), "tuner")
     space = kt.HyperParameters()
@@ -47,13 +57,13 @@ def _oracle(tmp_path, max_trials=10) -> kt.Oracle:
     return oracle
 
 
-def _serve_in_thread(oracle, role, deadline) -> tuple[threading.Thread, dict]:
+def _serve_in_thread(oracle, role, budget) -> tuple[threading.Thread, dict]:
     result = {}
 
     def serve():
         try:
             result["outcome"] = serve_oracle(
-                oracle, role, deadline, lambda *a: None, lambda *a: None
+                oracle, role, budget, lambda *a: None, lambda *a: None
             )
         except Exception as exc:
             result["error"] = exc
@@ -102,9 +112,10 @@ def test_a_used_tuner_folder_is_refused_for_a_new_chief(tmp_path):
 
 
 def test_the_budget_stops_the_chief_handing_out_trials(tmp_path):
-    oracle = _oracle(tmp_path)
+    budget = _budget(2.0)
+    oracle = _oracle(tmp_path, budget)
     role = chief_role(_free_port(), trial_timeout_seconds=10)
-    thread, result = _serve_in_thread(oracle, role, time.monotonic() + 2.0)
+    thread, result = _serve_in_thread(oracle, role, budget)
     with tuner_environment(worker_role(f"127.0.0.1:{role.port}")):
         client = OracleClient(oracle)
         trial = client.create_trial("worker-a")
@@ -123,7 +134,8 @@ def test_the_budget_stops_the_chief_handing_out_trials(tmp_path):
 def test_a_chief_no_worker_joined_says_so(tmp_path):
     role = chief_role(_free_port())
     with pytest.raises(SearchError, match="No worker took a trial"):
-        serve_oracle(_oracle(tmp_path), role, time.monotonic(), print, print)
+        budget = _budget(0.0)
+        serve_oracle(_oracle(tmp_path, budget), role, budget, print, print)
 
 
 def test_a_taken_port_is_a_config_error(tmp_path):
@@ -132,7 +144,8 @@ def test_a_taken_port_is_a_config_error(tmp_path):
         taken.listen()
         role = chief_role(taken.getsockname()[1])
         with pytest.raises(ConfigError, match="Pass another --port"):
-            serve_oracle(_oracle(tmp_path), role, time.monotonic() + 60, print, print)
+            budget = _budget(60.0)
+            serve_oracle(_oracle(tmp_path, budget), role, budget, print, print)
 
 
 def test_an_unknown_strategy_is_a_config_error():

@@ -1,0 +1,23 @@
+"""What a model family can do beyond building, declared in its own module.
+
+Each family module sets `CAPABILITIES = Capabilities(...)`; the search reads
+it through `model_builders.capabilities(family)`, so nothing elsewhere lists
+families by name. A family that declares nothing gets the defaults.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """A model family's capabilities.
+
+    Args:
+        xla: whether XLA (`jit_compile`) may compile the family's models on a
+            GPU. False for LSTMs: Keras picks the cuDNN kernel on GPU, which
+            XLA cannot compile.
+    """
+
+    xla: bool = False
