@@ -115,7 +115,7 @@ def run_search(
     policy = resolve_precision(precision)
     keras.utils.set_random_seed(seed)  # weights, dropout, shuffles: repeatable runs
     hypermodel = PipelineHyperModel(
-        preprocessing, num_classes, families, xla, steps_per_execution
+        preprocessing, num_classes, families, xla, steps_per_execution, policy
     )
     settings = SearchSettings(
         tuner, max_trials, epochs, patience, time_budget_minutes, objective, seed

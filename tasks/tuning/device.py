@@ -5,12 +5,14 @@ their module (`CAPABILITIES`, see `model_builders.capabilities`); the LSTM
 family stays off it, because Keras picks the cuDNN kernel for LSTMs on GPU
 and XLA cannot compile it. Mixed bfloat16 is used on GPUs that have
 it (compute capability 8.0 and later); the softmax outputs stay float32. On
-a CPU both stay off: float32, no XLA.
+a CPU `auto` keeps both off (float32, no XLA); `mixed_bfloat16` may still be
+forced there, slowly, to test the bf16 path.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 
 import keras
@@ -18,6 +20,8 @@ import tensorflow as tf
 
 import model_builders
 from tasks.errors import ConfigError
+
+logger = logging.getLogger(__name__)
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
@@ -35,7 +39,9 @@ def resolve_precision(precision: str) -> str:
     """The Keras dtype policy for `train.precision`.
 
     Raises:
-        ConfigError: an unknown setting, or mixed precision asked for on a CPU.
+        ConfigError: an unknown setting, or mixed float16 asked for on a CPU.
+            Mixed bfloat16 may be forced on a CPU (slow, with a warning), so
+            the bf16 path can be tested without a GPU.
     """
     gpus = gpu_compute_capabilities()
     if precision == "auto":
@@ -46,11 +52,16 @@ def resolve_precision(precision: str) -> str:
             f"train.precision received {precision!r}; expected 'auto' or one of "
             f"{list(PRECISIONS)}."
         )
-    if precision != "float32" and not gpus:
+    if precision == "mixed_float16" and not gpus:
         raise ConfigError(
             f"train.precision received {precision!r} on a machine without a GPU; "
-            "mixed precision is slower than float32 on CPUs. Use 'auto' or "
-            "'float32'."
+            "float16 needs a GPU (CPUs lack its kernels). Use 'auto', 'float32', "
+            "or 'mixed_bfloat16' to check the bf16 path on a CPU."
+        )
+    if precision == "mixed_bfloat16" and not gpus:
+        logger.warning(
+            "train.precision mixed_bfloat16 on a CPU: TensorFlow runs it, slowly; "
+            "use it to check the bf16 path, and 'auto' for speed"
         )
     return precision
 

@@ -15,7 +15,7 @@ from model_builders import BUILDERS
 from tasks.preprocess import Preprocessing
 from tasks.tuning.callbacks import BestEpochInMemory
 from tasks.tuning.compat import SaveBestEpoch
-from tasks.tuning.device import resolve_xla
+from tasks.tuning.device import precision_policy, resolve_xla
 from tasks.tuning.resume import ResumableEarlyStopping, TrialBackup
 
 
@@ -29,8 +29,10 @@ class PipelineHyperModel(kt.HyperModel):
         families: list[str],
         xla: str = "auto",
         steps_per_execution: int = 1,
+        dtype_policy: str = "float32",
     ):
         super().__init__(name="automl")
+        self.dtype_policy = dtype_policy
         self.num_classes = num_classes
         self.preprocessing = preprocessing
         self.families = families
@@ -38,6 +40,12 @@ class PipelineHyperModel(kt.HyperModel):
         self.steps_per_execution = steps_per_execution
 
     def build(self, hp: kt.HyperParameters) -> keras.Model:
+        # Under the policy here, not around the search: Keras Tuner clears the
+        # Keras session before each build, and that resets the global policy.
+        with precision_policy(self.dtype_policy):
+            return self._build_model(hp)
+
+    def _build_model(self, hp: kt.HyperParameters) -> keras.Model:
         family = hp.Choice("family", self.families, default=self.families[0])
         with hp.conditional_scope("family", [family]):
             spec = self.preprocessing.input_spec

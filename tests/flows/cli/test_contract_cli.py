@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 import flows.validation  # noqa: F401
 from flows.cli.main import app
 
-DATASETS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
+DATASETS = Path(__file__).resolve().parents[3].parent / "shared" / "datasets"
 needs_shared = pytest.mark.skipif(
     not DATASETS.is_dir(), reason=f"shared datasets not found at {DATASETS}"
 )

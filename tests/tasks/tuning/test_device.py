@@ -18,10 +18,14 @@ def test_auto_is_float32_and_no_xla_on_a_cpu():
     assert resolve_xla("on", "lstm") and not resolve_xla("off", "cnn")
 
 
-@pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])
-def test_mixed_precision_on_a_cpu_is_refused(precision):
+def test_mixed_float16_on_a_cpu_is_refused():
     with pytest.raises(ConfigError, match="without a GPU"):
-        resolve_precision(precision)
+        resolve_precision("mixed_float16")
+
+
+def test_mixed_bfloat16_can_be_forced_on_a_cpu(caplog):
+    assert resolve_precision("mixed_bfloat16") == "mixed_bfloat16"
+    assert "slowly" in caplog.text
 
 
 def test_unknown_precision_is_refused():
@@ -45,3 +49,19 @@ def test_mixed_bfloat16_models_keep_float32_outputs(tiny_images, family):
     probabilities = model.predict(x[:4], verbose=0)
     assert probabilities.dtype == np.float32
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-3)
+
+
+def test_the_hypermodel_builds_under_its_policy_after_a_session_reset(tiny_images):
+    """Keras Tuner clears the Keras session before each trial's build, which
+    resets the global dtype policy: the hypermodel must apply its own."""
+    from tasks.tuning.hypermodel import PipelineHyperModel
+
+    x, _ = tiny_images
+    hypermodel = PipelineHyperModel(
+        fit_preprocessing(x), 3, ["cnn"], dtype_policy="mixed_bfloat16"
+    )
+    with precision_policy("mixed_bfloat16"):
+        keras.backend.clear_session()  # what Keras Tuner's _try_build does
+        model = hypermodel.build(kt.HyperParameters())
+    body = model.get_layer("cnn")
+    assert "bfloat16" in {layer.dtype_policy.compute_dtype for layer in body.layers}
