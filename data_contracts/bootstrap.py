@@ -15,7 +15,7 @@ import pandas as pd
 import yaml
 
 from data_contracts.contract import DataContract, DriftThresholds
-from data_contracts.profile import DIGEST, FEATURES, LENGTH, MAX, MIN, NAN_COUNT, SHAPE
+from data_contracts.profile import FEATURES, LENGTH, MAX, MIN, NAN_COUNT, SHAPE
 from data_contracts.suite import TYPE_NAMES
 
 MAX_LISTED_LABELS = 1000
@@ -59,12 +59,9 @@ def infer_contract(
         fields["labels"] = sorted((_plain(v) for v in counts.index), key=str)
     if len(counts) > 1:
         fields["max_imbalance"] = _round_up(counts.max() / counts.min() * 1.5, 1)
-    duplicated = frame[DIGEST].duplicated().mean() if len(frame) else 0.0
-    fields["duplicates"] = "fail"
-    # At least 1%: one repeated example in a retrain should not stop it.
-    fields["max_duplicate_fraction"] = min(
-        0.99, max(0.01, _round_up(duplicated * 1.5, 3))
-    )
+    # Duplicates are reported, not refused: splits are by content digest, so
+    # copies always share a split and cannot leak into the test score.
+    fields["duplicates"] = "warn"
     fields |= _shape_fields(frame, kind)
     if table is not None:
         fields["columns"] = _columns(table, label)

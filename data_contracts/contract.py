@@ -15,6 +15,12 @@ from data_contracts.errors import ContractError
 _BUILTIN_DIR = Path(__file__).resolve().parent
 _BUILTIN_NAME = re.compile(r"[a-z0-9_-]+")
 DEFAULT_SOURCE = "default from pipeline config"
+# The largest |value| a float32 pipeline can normalise: the model's first layer
+# divides by each channel's standard deviation, whose variance (at most the
+# largest squared value) is a float32 weight. float32 ends at 3.4e38, so values
+# must stay below its square root, 1.8e19; 1e18 squares to 1e36, which leaves
+# room for sums of up to ~340 squares before float32 overflows.
+FLOAT32_SAFE_MAX_ABS = 1e18
 
 
 ColumnType = Literal["integer", "number", "string", "boolean"]
@@ -62,10 +68,26 @@ class DataContract(BaseModel):
     `columns` checked as they are: presence, type, nulls, range.
     `max_imbalance` is the largest allowed ratio of the biggest class to the
     smallest; `duplicates` says what to do when more than
-    `max_duplicate_fraction` of the examples repeat an earlier one; `drift`
+    `max_duplicate_fraction` of the examples repeat an earlier one (splits
+    are by content digest, so copies always share a split); `drift`
     compares the data with the champion's training data. New checks are new
     optional fields with a default that keeps today's behaviour, plus one
     rule in `suite.py`.
+
+    Two checks guard what training can use. `max_abs_value` (images,
+    sequences and pixel tables; default `FLOAT32_SAFE_MAX_ABS`, 1e18): every
+    value must be finite and within +-max_abs_value, because the pipeline
+    normalises in float32 with each channel's variance, which must fit in
+    float32 (at most 3.4e38, so values below its square root, 1.8e19); the
+    failure names the column, or the example and its position. NaN stays
+    governed by `allow_nan` (sequences pad with NaN). `labels_vs_champion`
+    compares the labels with those of the champion's training data, once a
+    champion exists: `fail` (the default) stops the run when a label the
+    champion knows is missing, since the two models would not be comparable;
+    `warn` only reports it, for a deliberate change of classes (the gate
+    then keeps the champion, and `automl models promote --force` accepts
+    the new model); `off` skips the comparison. Labels the champion never
+    saw are a warning unless `off`.
 
     Example:
         >>> DataContract(name="digits", kind="image", labels=list(range(10)),
@@ -94,6 +116,8 @@ class DataContract(BaseModel):
     duplicates: Literal["allow", "warn", "fail"] = "allow"
     max_duplicate_fraction: float = Field(default=0.0, ge=0.0, lt=1.0)
     drift: DriftThresholds | None = None
+    max_abs_value: float = Field(default=FLOAT32_SAFE_MAX_ABS, gt=0.0)
+    labels_vs_champion: Literal["fail", "warn", "off"] = "fail"
     source: str = "<default>"
 
     @model_validator(mode="after")
@@ -187,7 +211,9 @@ def default_contract(
     It asks for what every pipeline needs: the label present and non-null, no
     NaN, consistent example shapes (equal to `example_shape` when given), at
     least two classes and at least one row; sequences and texts not empty, a
-    text table's text column present. Drift from the champion's data warns.
+    text table's text column present. Drift from the champion's data and
+    duplicate examples warn (the warning counts them: they are kept together
+    in one split); a label the champion knows that the data lacks fails.
 
     Raises:
         ContractError: the config values do not make a valid contract.
@@ -200,6 +226,7 @@ def default_contract(
         "min_length": 1 if kind in ("sequence", "text") else None,
         "columns": {text_column: {"nullable": True}} if text_column else None,
         "drift": {"action": "warn"},
+        "duplicates": "warn",
         "source": DEFAULT_SOURCE,
     }
     return _build(fields, f"The default contract for '{name}'")

@@ -4,8 +4,10 @@ Each published version stores `data_profile(profile_frame)`: the label shares
 and, for each per-example statistic of the profile table (mean, min, max,
 length), decile bins of its reference values. New data is compared with it:
 every label's share against `drift.label_shift`, every statistic's population
-stability index (PSI) against `drift.feature_psi`. The results are outcomes
-of the validation report, so they print, fail or warn like any expectation.
+stability index (PSI) against `drift.feature_psi`. The label set itself is
+compared too (`labels_vs_champion`): a label the champion knows that the new
+data lacks makes the two models incomparable. The results are outcomes of
+the validation report, so they print, fail or warn like any expectation.
 """
 
 from __future__ import annotations
@@ -27,6 +29,16 @@ NUM_BINS = 10
 _EPSILON = 1e-4  # share given to an empty bin, so the PSI stays finite
 LABEL_DRIFT = "label_distribution_drift"
 FEATURE_DRIFT = "feature_distribution_drift"
+CHAMPION_LABELS = "champion_labels_present"
+NEW_LABELS = "labels_known_to_champion"
+_LISTED = 10  # labels shown in a message before "... (N in all)"
+_CLASS_CHANGE_FIX = {
+    "error": "add the missing labels' data; or, for a deliberate change of "
+    "classes, set 'labels_vs_champion: warn' in the data contract, run again, "
+    "and accept the new model with `automl models promote --force`",
+    "warning": "if the change of classes is deliberate, accept the new model "
+    "with `automl models promote --force`",
+}
 
 
 def data_profile(frame: pd.DataFrame, label: str) -> dict[str, Any]:
@@ -83,6 +95,54 @@ def drift_outcomes(
                 continue
             outcomes.append(_feature_outcome(column, values, bins, thresholds))
     return [dataclasses.replace(o, severity=severity) for o in outcomes]
+
+
+def champion_label_outcomes(
+    frame: pd.DataFrame, reference: dict[str, Any], contract: DataContract
+) -> list[ExpectationOutcome]:
+    """Compare the labels with those the champion was trained on.
+
+    A label the champion knows and the data lacks fails (`labels_vs_champion:
+    fail`, the default) or warns (`warn`); a label the champion never saw
+    warns. The champion's labels are the keys of the reference's label
+    shares; its version is `reference["champion"]` when the caller added it.
+    """
+    known = set(reference.get("label_shares", {}))
+    if contract.labels_vs_champion == "off" or not known:
+        return []
+    if contract.label not in frame.columns:
+        return []  # the label expectations report the missing column
+    received = set(_label_shares(frame, contract.label))
+    missing, new = known - received, received - known
+    champion = f"the champion {reference.get('champion', '')}".rstrip()
+    trained = f"{champion} was trained on {_listed(known)}"
+    severity = "error" if contract.labels_vs_champion == "fail" else "warning"
+    return [
+        ExpectationOutcome(
+            expectation=CHAMPION_LABELS,
+            column=contract.label,
+            success=not missing,
+            expected=f"every label {champion} knows",
+            observed=(
+                f"received labels {_listed(received)}, {trained}, missing "
+                f"{_listed(missing)}"
+                if missing
+                else f"every label {champion} knows ({len(known)})"
+            ),
+            severity=severity,
+            fix=_CLASS_CHANGE_FIX[severity] if missing else "",
+        ),
+        ExpectationOutcome(
+            expectation=NEW_LABELS,
+            column=contract.label,
+            success=not new,
+            expected=f"only labels {champion} was trained on",
+            observed=(
+                f"new labels {_listed(new)}; {trained}" if new else "no new label"
+            ),
+            severity="warning",
+        ),
+    ]
 
 
 def population_stability_index(expected: np.ndarray, actual: np.ndarray) -> float:
@@ -154,6 +214,25 @@ def _label_shares(frame: pd.DataFrame, label: str) -> dict[str, float]:
         return {}
     shares = frame[label].astype(str).value_counts(normalize=True)
     return {str(name): float(share) for name, share in shares.items()}
+
+
+def _natural(labels: set[str]) -> list[str]:
+    """Labels sorted as people count: '2' before '10', numbers before words."""
+
+    def key(name: str) -> tuple:
+        try:
+            return (0, float(name), name)
+        except ValueError:
+            return (1, 0.0, name)
+
+    return sorted(labels, key=key)
+
+
+def _listed(labels: set[str]) -> str:
+    names = _natural(labels)
+    if len(names) <= _LISTED:
+        return str(names)
+    return f"{str(names[:_LISTED])[:-1]}, ... ({len(names)} in all)]"
 
 
 def _bin_shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:

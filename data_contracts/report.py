@@ -28,6 +28,7 @@ class ExpectationOutcome:
         sample_bad_values: at most 5 distinct offending values, JSON-friendly.
         sample_rows: at most 5 row labels (index values) where they occur.
         severity: `error` stops the run when unmet; `warning` is only reported.
+        fix: how to fix it, when the contract's general advice is not enough.
     """
 
     expectation: str
@@ -38,6 +39,7 @@ class ExpectationOutcome:
     sample_bad_values: list = field(default_factory=list)
     sample_rows: list = field(default_factory=list)
     severity: str = "error"
+    fix: str = ""
 
     def describe(self) -> str:
         """One clause for a message: expectation, field, expected, observed, samples."""
@@ -47,6 +49,8 @@ class ExpectationOutcome:
             parts.append(f"sample bad values: {self.sample_bad_values}")
         if self.sample_rows:
             parts.append(f"at rows {self.sample_rows}")
+        if self.fix:
+            parts.append(f"to fix: {self.fix}")
         return f"{self.expectation}{where} ({'; '.join(parts)})"
 
 

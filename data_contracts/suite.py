@@ -2,8 +2,9 @@
 
 The suite runs over a profile table (see `profile.py`) plus derived columns
 that `validate_frame` adds: `examples_in_class` (rows sharing each row's
-label), `class_ratio` (the biggest class's size over the row's class size)
-and `duplicate` (the row repeats an earlier example). Each rule below turns
+label), `class_ratio` (the biggest class's size over the row's class size),
+`duplicate` (the row repeats an earlier example) and `magnitude` (the row's
+largest absolute value, see `magnitude.py`). Each rule below turns
 some contract fields into expectations; a new contract field is a new rule in
 `RULES`. A table's own columns get a second suite, `compile_table_suite`.
 """
@@ -16,6 +17,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from data_contracts.contract import DataContract
+from data_contracts.magnitude import MAGNITUDE
 from data_contracts.profile import FEATURES, LENGTH, MAX, MIN, NAN_COUNT, SHAPE
 
 if TYPE_CHECKING:
@@ -32,7 +34,7 @@ TYPE_NAMES = {
     "boolean": ["bool", "boolean"],
 }
 TYPE_NAMES["number"] = TYPE_NAMES["integer"] + TYPE_NAMES["number"]
-_ARRAY_KINDS = ("image", "sequence")
+ARRAY_KINDS = ("image", "sequence")
 
 
 def import_gx() -> ModuleType:
@@ -121,7 +123,7 @@ def _duplicate_rules(e: Any, contract: DataContract) -> list:
 
 
 def _shape_rules(e: Any, contract: DataContract) -> list:
-    if contract.kind not in _ARRAY_KINDS:
+    if contract.kind not in ARRAY_KINDS:
         return []
     if contract.example_shape is None:
         return [
@@ -149,7 +151,7 @@ def _value_rules(e: Any, contract: DataContract) -> list:
         rules.append(
             e.ExpectColumnValuesToBeBetween(column=NAN_COUNT, min_value=0, max_value=0)
         )
-    if contract.kind not in _ARRAY_KINDS:
+    if contract.kind not in ARRAY_KINDS:
         return rules
     if contract.min_value is not None:
         rules.append(
@@ -159,6 +161,14 @@ def _value_rules(e: Any, contract: DataContract) -> list:
         rules.append(
             e.ExpectColumnValuesToBeBetween(column=MAX, max_value=contract.max_value)
         )
+    # Finite and float32-safe, whatever min_value and max_value say.
+    rules.append(
+        e.ExpectColumnValuesToBeBetween(
+            column=MAGNITUDE,
+            max_value=contract.max_abs_value,
+            meta={"notes": "largest absolute value of each example"},
+        )
+    )
     return rules
 
 

@@ -8,18 +8,14 @@ from typing import Any
 import pandas as pd
 
 from data_contracts.contract import DataContract
-from data_contracts.drift import drift_outcomes
+from data_contracts.drift import champion_label_outcomes, drift_outcomes
 from data_contracts.errors import ContractViolation
+from data_contracts.magnitude import MAGNITUDE, profile_magnitudes, table_magnitudes
+from data_contracts.outcomes import plain_outcome
 from data_contracts.profile import DIGEST
-from data_contracts.report import (
-    COLUMN_NOT_FOUND,
-    MAX_SAMPLES,
-    ExpectationOutcome,
-    ValidationReport,
-    plain_samples,
-    plain_value,
-)
+from data_contracts.report import ExpectationOutcome, ValidationReport
 from data_contracts.suite import (
+    ARRAY_KINDS,
     CLASS_RATIO,
     DUPLICATE,
     EXAMPLES_IN_CLASS,
@@ -31,10 +27,6 @@ from data_contracts.suite import (
 _DATASOURCE = "data_contracts"
 _DOCS_SITE = "run_data_docs"
 _RESULT_FORMAT = {"result_format": "SUMMARY"}
-_COUNT_NOUNS = {  # plural nouns for count expectations
-    "expect_table_row_count_to_be_between": "rows",
-    "expect_column_unique_value_count_to_be_between": "distinct values",
-}
 
 
 def validate_frame(
@@ -52,8 +44,10 @@ def validate_frame(
         data_docs_dir: folder for the Data Docs HTML site (its index.html is
             recorded in the report); None builds no Data Docs.
         table: the raw table, for sources that are tables: its columns are
-            checked against `contract.columns` (`compile_table_suite`).
-        reference: the champion's `data_profile`, for the drift checks.
+            checked against `contract.columns` (`compile_table_suite`), and
+            a value too large for float32 is named by its column.
+        reference: the champion's `data_profile`, for the drift checks and
+            the comparison with the champion's labels.
 
     Returns:
         The report, when no expectation of severity `error` failed.
@@ -62,7 +56,7 @@ def validate_frame(
         ContractViolation: some expectation failed; Data Docs are written first.
     """
     gx = import_gx()
-    data = _with_derived_columns(frame, contract)
+    data = _with_derived_columns(frame, contract, table)
     context = _new_context(gx, data_docs_dir)
     datasource = context.data_sources.add_pandas(_DATASOURCE)
     runs = [(compile_suite(contract), data)]
@@ -83,6 +77,7 @@ def validate_frame(
         )
         outcomes += _outcomes(result, suite, batch, contract)
     if reference is not None:
+        outcomes += champion_label_outcomes(frame, reference, contract)
         outcomes += drift_outcomes(frame, reference, contract)
     docs = None
     if data_docs_dir is not None:
@@ -104,7 +99,7 @@ def _outcomes(
     results = sorted(
         result.results, key=lambda r: order.get(r.expectation_config.id, len(order))
     )
-    return [_outcome(r, data, contract) for r in results]
+    return [plain_outcome(r, data, contract) for r in results]
 
 
 def _new_context(gx: Any, data_docs_dir: str | Path | None) -> Any:
@@ -147,14 +142,18 @@ def _with_object_strings(table: pd.DataFrame) -> pd.DataFrame:
     return table.astype(strings) if strings else table
 
 
-def _with_derived_columns(frame: pd.DataFrame, contract: DataContract) -> pd.DataFrame:
-    """Add the columns the class and duplicate rules check, when they apply.
+def _with_derived_columns(
+    frame: pd.DataFrame, contract: DataContract, table: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Add the columns the class, duplicate and magnitude rules check.
 
     `examples_in_class`: the rows sharing each row's label; `class_ratio`: the
     biggest class's size over that; `duplicate`: the row's content repeats an
-    earlier row's.
+    earlier row's; `magnitude`: the row's largest absolute value, from the
+    table when given (naming the column), else from `min` and `max`, unless
+    the caller added it (see `magnitude.array_magnitudes`).
     """
-    derived = {}
+    derived: dict[str, Any] = {}
     if contract.label in frame.columns:
         labels = frame[contract.label]
         sizes = labels.groupby(labels, dropna=False).transform("size")
@@ -164,137 +163,10 @@ def _with_derived_columns(frame: pd.DataFrame, contract: DataContract) -> pd.Dat
             derived[CLASS_RATIO] = sizes.max() / sizes.astype("float64")
     if contract.duplicates != "allow" and DIGEST in frame.columns:
         derived[DUPLICATE] = frame[DIGEST].duplicated()
+    if contract.kind in ARRAY_KINDS and MAGNITUDE not in frame.columns:
+        if table is not None and len(table) == len(frame):
+            found = table_magnitudes(table, contract.label, contract.max_abs_value)
+            derived.update(found.set_axis(frame.index).to_dict("series"))
+        elif (magnitudes := profile_magnitudes(frame)) is not None:
+            derived[MAGNITUDE] = magnitudes
     return frame.assign(**derived) if derived else frame
-
-
-def _outcome(
-    result: Any, data: pd.DataFrame, contract: DataContract
-) -> ExpectationOutcome:
-    """Translate one GE expectation result into plain words and values."""
-    config = result.expectation_config
-    kwargs = dict(config.kwargs)
-    column = kwargs.get("column")
-    details = dict(result.result or {})
-    samples: list = []
-    rows: list = []
-    error = _exception_message(result.exception_info)
-    if column is not None and column not in data.columns:
-        observed = COLUMN_NOT_FOUND
-    elif error:
-        observed = f"an error: {error}"
-    elif "unexpected_count" in details:
-        observed = (
-            f"{details['unexpected_count']} of {details['element_count']} "
-            "rows unexpected"
-        )
-        samples = plain_samples(details.get("partial_unexpected_list"))
-        rows = plain_samples(details.get("partial_unexpected_index_list"))
-    else:
-        observed = str(plain_value(details.get("observed_value")))
-        if config.type in _COUNT_NOUNS and column is not None and not result.success:
-            samples = plain_samples(sorted(data[column].dropna().unique(), key=str))
-    expected = _expected(config.type, kwargs)
-    if column in (EXAMPLES_IN_CLASS, CLASS_RATIO):
-        if column == EXAMPLES_IN_CLASS:
-            expected = f"at least {contract.min_examples_per_class} rows per class"
-        else:
-            expected = (
-                f"the biggest class at most {contract.max_imbalance:g} times "
-                "the size of any other"
-            )
-        if contract.label not in data.columns:
-            column = contract.label  # blocked by the missing label: report it there
-        elif not result.success:
-            observed, samples, rows = _small_classes(data, contract, column)
-    elif column == DUPLICATE:
-        expected = (
-            f"at most {contract.max_duplicate_fraction:.1%} of the examples "
-            "repeating an earlier one"
-        )
-        if observed != COLUMN_NOT_FOUND and "unexpected_count" in details:
-            share = details["unexpected_count"] / max(details["element_count"], 1)
-            observed = f"{details['unexpected_count']} duplicates ({share:.1%})"
-            samples = []
-    severity = "warning" if "warning" in str(config.severity).lower() else "error"
-    return ExpectationOutcome(
-        expectation=config.type,
-        column=column,
-        success=bool(result.success),
-        expected=expected,
-        observed=observed,
-        sample_bad_values=samples,
-        sample_rows=rows,
-        severity=severity,
-    )
-
-
-def _small_classes(
-    data: pd.DataFrame, contract: DataContract, column: str
-) -> tuple[str, list, list]:
-    """Name the classes with too few rows (GE flags rows; people think in classes)."""
-    counts = data[contract.label].value_counts(dropna=False)
-    if column == EXAMPLES_IN_CLASS:
-        floor, what = contract.min_examples_per_class, "classes with too few rows"
-    else:
-        floor = counts.max() / contract.max_imbalance
-        what = f"classes too small next to the biggest ({counts.max()} rows)"
-    short = counts[counts < floor].sort_values()
-    listed = ", ".join(
-        f"{plain_value(label)!r} ({_plural(count, 'rows')})"
-        for label, count in list(short.items())[:MAX_SAMPLES]
-    )
-    more = f" and {len(short) - MAX_SAMPLES} more" if len(short) > MAX_SAMPLES else ""
-    observed = f"{what}: {listed}{more}"
-    short_rows = data.index[data[contract.label].isin(short.index)]
-    return observed, plain_samples(list(short.index)), plain_samples(list(short_rows))
-
-
-def _expected(kind: str, kwargs: dict[str, Any]) -> str:
-    if kind == "expect_column_to_exist":
-        return "the column to exist"
-    if kind == "expect_column_values_to_not_be_null":
-        return "no missing values"
-    if "value_set" in kwargs:
-        values = list(kwargs["value_set"])
-        shown = values[:10] + (["..."] if len(values) > 10 else [])
-        return f"values in {shown}"
-    low, high = kwargs.get("min_value"), kwargs.get("max_value")
-    noun = _COUNT_NOUNS.get(kind)
-    if noun is not None:
-        if low is not None and low == high:
-            return f"exactly {_plural(low, noun)}"
-        if high is None:
-            return f"at least {_plural(low, noun)}"
-        if low is None:
-            return f"at most {_plural(high, noun)}"
-        return f"between {_number(low)} and {_plural(high, noun)}"
-    if "min_value" in kwargs or "max_value" in kwargs:
-        if high is None:
-            return f"values >= {_number(low)}"
-        if low is None:
-            return f"values <= {_number(high)}"
-        return f"values in [{_number(low)}, {_number(high)}]"
-    ignored = ("batch_id", "column")
-    return ", ".join(f"{k}={v}" for k, v in kwargs.items() if k not in ignored)
-
-
-def _plural(count: Any, noun: str) -> str:
-    """'1 row', '3 rows', '1 distinct value' (nouns are given in the plural)."""
-    return f"{_number(count)} {noun.removesuffix('s') if count == 1 else noun}"
-
-
-def _number(value: Any) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def _exception_message(info: Any) -> str | None:
-    """The first exception message in GE's (possibly per-metric nested) info."""
-    if not isinstance(info, dict):
-        return None
-    if info.get("raised_exception"):
-        return str(info.get("exception_message"))
-    for value in info.values():
-        message = _exception_message(value)
-        if message:
-            return message
-    return None

@@ -22,6 +22,8 @@ from data_contracts import (
     profile_texts,
     validate_frame,
 )
+from data_contracts.magnitude import array_magnitudes
+from data_contracts.suite import ARRAY_KINDS
 from tasks.errors import ConfigError, DataError
 from tasks.load import RawData
 from tasks.registry.champion import read_champion
@@ -140,13 +142,30 @@ def validate_data(
         raw, label=label, text_column=text_column, image_shape=image_shape
     )
     report = validate_frame(
-        frame,
+        frame.join(raw_magnitudes(raw, contract)),
         contract,
         data_docs_dir=data_docs_dir,
         table=raw.table,
         reference=reference,
     )
     return dataclasses.replace(report, data_profile=data_profile(frame, label))
+
+
+def raw_magnitudes(raw: RawData, contract: DataContract) -> pd.DataFrame:
+    """Each array example's largest |value| and, beyond the contract, where it is.
+
+    Rows match `profile_raw`'s (the kept test split after the others). Tables
+    get none here: `validate_frame` names a table's columns itself.
+    """
+    if raw.table is not None or raw.x is None or raw.kind not in ARRAY_KINDS:
+        return pd.DataFrame()
+    limit = contract.max_abs_value
+    frames = [array_magnitudes(raw.x, limit, kind=raw.kind)]
+    if raw.x_test is not None:
+        frames.append(
+            array_magnitudes(raw.x_test, limit, kind=raw.kind, prefix="test example")
+        )
+    return pd.concat(frames, ignore_index=True)
 
 
 def bootstrap_contract(
@@ -168,6 +187,9 @@ def bootstrap_contract(
 def champion_data_profile(registry_dir: str | Path, name: str) -> dict | None:
     """The training-data profile stored with the champion, or None.
 
+    Its label shares hold the champion's label set; `champion` names its
+    version, for the contract's messages.
+
     Raises:
         RegistryError: `champion.json` exists but is unreadable.
     """
@@ -178,7 +200,8 @@ def champion_data_profile(registry_dir: str | Path, name: str) -> dict | None:
     path = pipeline_dir / champion["version"] / DATA_PROFILE_FILE
     if not path.is_file():
         return None  # published before profiles were stored
-    return json.loads(path.read_text(encoding="utf-8"))
+    profile = json.loads(path.read_text(encoding="utf-8"))
+    return profile | {"champion": champion["version"]}  # named in messages
 
 
 validate_data_task = stage("validate")(validate_data)

@@ -62,13 +62,24 @@ def test_text_table_contract_declares_its_columns():
         validate_frame(frame, contract, table=table.assign(extra=1))
 
 
-def test_duplicates_beyond_the_observed_share_fail(images):
+def test_duplicates_warn_with_their_count_and_their_split(images):
     x, y = images
     contract = infer_contract(profile_arrays(x, y), "tiny", "image")
-    assert contract.duplicates == "fail" and contract.max_duplicate_fraction == 0.01
-    copies = np.concatenate([x, x[:6]]), np.concatenate([y, y[:6]])
-    with pytest.raises(ContractViolation, match=r"6 duplicates \(11\.1%\)"):
-        validate_frame(profile_arrays(*copies), contract)
+    assert contract.duplicates == "warn" and contract.max_duplicate_fraction == 0.0
+    copies = np.concatenate([x, x[:6], x[:2]]), np.concatenate([y, y[:6], y[:2]])
+
+    report = validate_frame(profile_arrays(*copies), contract)
+
+    assert report.success
+    (warning,) = report.warnings
+    assert warning.column == "duplicate"
+    assert warning.observed.startswith(
+        "8 duplicates (14.3%), copies of 6 distinct examples; splits are by "
+        "content digest, so each example and its copies are kept in one split"
+    )
+    assert "warning: expect_column_values_to_be_in_set on 'duplicate'" in (
+        report.summary()
+    )
 
 
 def test_class_imbalance_beyond_the_limit_names_the_small_class(images):

@@ -104,6 +104,9 @@ def test_default_contract_asks_for_the_basics():
     assert not contract.allow_nan
     assert contract.example_shape == [12, 3]
     assert contract.source == "default from pipeline config"
+    assert contract.duplicates == "warn" and contract.max_duplicate_fraction == 0.0
+    assert contract.labels_vs_champion == "fail"
+    assert contract.max_abs_value == 1e18
     with pytest.raises(
         ContractError, match="The default contract for 'mine' is invalid: 'kind'"
     ):
@@ -136,6 +139,7 @@ def test_compile_suite_checks_the_profile_columns(contract):
         ("expect_column_values_to_be_between", "nan_count"),
         ("expect_column_values_to_be_between", "min"),
         ("expect_column_values_to_be_between", "max"),
+        ("expect_column_values_to_be_between", "magnitude"),
     ]
 
 
@@ -143,5 +147,20 @@ def test_compile_suite_checks_texts_but_not_array_values():
     suite = compile_suite(default_contract("reviews", "text"))
 
     columns = {getattr(e, "column", None) for e in suite.expectations}
-    # Missing and empty texts are checked; shapes and value ranges are not.
-    assert columns == {"label", None, "nan_count", "length"}
+    # Missing and empty texts are checked, duplicates counted; shapes and
+    # value ranges are not.
+    assert columns == {"label", None, "nan_count", "length", "duplicate"}
+
+
+def test_float32_and_champion_settings_read_from_yaml(tmp_path):
+    path = tmp_path / "relaxed.yaml"
+    path.write_text(GOOD_YAML + "labels_vs_champion: warn\nmax_abs_value: 1.0e+6\n")
+
+    contract = load_contract(path)
+
+    assert contract.labels_vs_champion == "warn" and contract.max_abs_value == 1e6
+    path.write_text(GOOD_YAML + "labels_vs_champion: maybe\n")
+    with pytest.raises(
+        ContractError, match=r"'labels_vs_champion': Input should be 'fail', 'warn'"
+    ):
+        load_contract(path)

@@ -83,3 +83,69 @@ def test_no_thresholds_no_drift_outcomes():
     contract = DataContract(name="plain", kind="image")
     report = validate_frame(_frame({0: 70, 1: 10}), contract, reference=reference)
     assert not [o for o in report.outcomes if "drift" in o.expectation]
+
+
+def _champion(counts: dict[int, int]) -> dict:
+    return data_profile(_frame(counts), "label") | {"champion": "v0003"}
+
+
+def test_a_label_the_champion_knows_missing_fails_and_says_how_to_fix():
+    reference = _champion({0: 20, 1: 20, 2: 20, 3: 20})
+    contract = DataContract(name="plain", kind="image")
+    with pytest.raises(ContractViolation) as caught:
+        validate_frame(_frame({0: 60, 1: 60}), contract, reference=reference)
+    message = str(caught.value)
+    assert "failed 1 of" in message
+    assert (
+        "champion_labels_present on 'label' (expected every label the champion "
+        "v0003 knows; observed received labels ['0', '1'], the champion v0003 was "
+        "trained on ['0', '1', '2', '3'], missing ['2', '3']; to fix: add the "
+        "missing labels' data; or, for a deliberate change of classes, set "
+        "'labels_vs_champion: warn'"
+    ) in message
+    assert "automl models promote --force" in message
+
+
+def test_labels_vs_champion_warn_and_off_relax_the_check():
+    reference = _champion({0: 20, 1: 20, 2: 20})
+    two_classes = _frame({0: 60, 1: 60})
+    warn = DataContract(name="plain", kind="image", labels_vs_champion="warn")
+    report = validate_frame(two_classes, warn, reference=reference)
+    assert report.success
+    assert [w.expectation for w in report.warnings] == ["champion_labels_present"]
+    assert "missing ['2']" in report.warnings[0].observed
+    off = warn.model_copy(update={"labels_vs_champion": "off"})
+    report = validate_frame(two_classes, off, reference=reference)
+    assert not [o for o in report.outcomes if "champion" in o.expectation]
+
+
+def test_a_label_the_champion_never_saw_only_warns():
+    reference = _champion({0: 30, 1: 30})
+    contract = DataContract(name="plain", kind="image")
+    report = validate_frame(
+        _frame({0: 30, 1: 30, 7: 30}), contract, reference=reference
+    )
+    assert report.success
+    (warning,) = report.warnings
+    assert warning.expectation == "labels_known_to_champion"
+    assert warning.observed == (
+        "new labels ['7']; the champion v0003 was trained on ['0', '1']"
+    )
+    present = next(
+        o for o in report.outcomes if o.expectation == "champion_labels_present"
+    )
+    assert (
+        present.success
+        and present.observed == "every label the champion v0003 knows (2)"
+    )
+
+
+def test_many_labels_are_listed_briefly_in_natural_order():
+    reference = data_profile(_frame({i: 2 for i in range(14)}), "label")
+    contract = DataContract(name="plain", kind="image", min_classes=1)
+    with pytest.raises(ContractViolation) as caught:
+        validate_frame(_frame({0: 10}), contract, reference=reference)
+    assert (
+        "the champion was trained on ['0', '1', '2', '3', '4', '5', '6', '7', '8', "
+        "'9', ... (14 in all)], missing ['1', '2'"
+    ) in str(caught.value)

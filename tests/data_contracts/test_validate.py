@@ -22,9 +22,9 @@ def test_valid_data_passes(images, contract):
 
     assert report.success
     assert report.failed == 0
-    assert report.evaluated == 10
+    assert report.evaluated == 11
     assert report.data_docs is None
-    assert "passed: 10 of 10 expectations met" in report.summary()
+    assert "passed: 11 of 11 expectations met" in report.summary()
     assert json.loads(json.dumps(report.to_dict(), allow_nan=False))["success"]
 
 
@@ -35,7 +35,7 @@ def test_missing_label_column_fails_once_for_the_column(images, contract):
         validate_frame(profile_arrays(x, None), contract)
 
     message = str(caught.value)
-    assert message.startswith("Data contract 'tiny' failed 5 of 10 expectations: ")
+    assert message.startswith("Data contract 'tiny' failed 5 of 11 expectations: ")
     assert (
         "expect_column_to_exist on 'label' (column not found; "
         "expect_column_values_to_not_be_null, expect_column_values_to_be_in_set"
@@ -50,7 +50,7 @@ def test_nan_in_an_image_names_nan_count_and_the_row(images, contract):
 
     with pytest.raises(
         ContractViolation,
-        match=r"failed 1 of 10 .*expect_column_values_to_be_between on 'nan_count' "
+        match=r"failed 1 of 11 .*expect_column_values_to_be_between on 'nan_count' "
         r"\(expected values in \[0, 0\]; observed 1 of 48 rows unexpected; "
         r"sample bad values: \[1\]; at rows \[3\]\)",
     ):
@@ -114,7 +114,7 @@ def test_too_few_examples_per_class_names_the_class(images, contract):
 
     with pytest.raises(
         ContractViolation,
-        match=r"failed 1 of 10 .*on 'examples_in_class' \(expected at least 5 rows "
+        match=r"failed 1 of 11 .*on 'examples_in_class' \(expected at least 5 rows "
         r"per class; observed classes with too few rows: 1 \(3 rows\); "
         r"sample bad values: \[1\]; at rows \[16, 17, 18\]\)",
     ):
@@ -184,6 +184,6 @@ def test_builtin_digits_contract_accepts_sklearn_digits(tmp_path):
     report = validate_frame(profile, builtin_contract("digits"), tmp_path / "docs")
 
     assert report.success
-    # 10 checks of the data, plus class balance and duplicates.
-    assert report.evaluated == 12
+    # 11 checks of the data, plus class balance and duplicates.
+    assert report.evaluated == 13
     assert (tmp_path / "docs" / "index.html").is_file()

@@ -191,6 +191,31 @@ def duplicated_rows(folder: Path) -> dict:
     return _csv(folder, frame, contract=contract)
 
 
+def champion_label_missing(folder: Path) -> dict:
+    frame = _texts()  # an upstream filter turned every "spam" into "eggs"
+    return _csv(folder, frame.assign(label=frame["label"].replace("spam", "eggs")))
+
+
+def pixel_column_holding_1e30(folder: Path) -> dict:
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 17, size=(12, 4)).astype(float)
+    frame = pd.DataFrame(pixels, columns=["p0", "p1", "p2", "p3"])
+    frame.loc[4, "p2"] = 1e30  # fits float32, but its square does not
+    frame["label"] = np.tile(["a", "b"], 6)
+    return {**_csv(folder, frame), "kind": "image", "image_shape": [2, 2, 1]}
+
+
+def empty_long_sequence_table(folder: Path) -> dict:
+    return _raw_file(
+        folder,
+        "data.csv",
+        b"series,step,value,label\n",
+        kind="sequence",
+        sequence_id="series",
+        step="step",
+    )
+
+
 CORPUS: list[tuple[Case, int, str]] = [
     (missing_label_column, 3, "expect_column_to_exist on 'label'"),
     (missing_text_column, 3, "expect_column_to_exist on 'text'"),
@@ -208,6 +233,14 @@ CORPUS: list[tuple[Case, int, str]] = [
     (sequences_longer_than_declared, 3, r"on 'length'.*<= 12.*20"),
     (huge_values, 3, r"on 'max'.*\[1\.0+\d*e\+30\]"),
     (duplicated_rows, 3, r"on 'duplicate'.*6 duplicates \(20\.0%\)"),
+    (
+        champion_label_missing,
+        3,
+        r"received labels \['eggs', 'ham'\], the champion v\d{4} was trained on "
+        r"\['ham', 'spam'\], missing \['spam'\].*promote --force",
+    ),
+    (pixel_column_holding_1e30, 3, r"on 'magnitude'.*1e\+30 in column 'p2', row 4"),
+    (empty_long_sequence_table, 2, r"sequence table .*data.csv has no rows"),
 ]
 
 
