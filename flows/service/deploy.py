@@ -16,22 +16,16 @@ to a Prefect server through `PREFECT_API_URL`.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 from flows.config import PipelineConfig, parse_config
+from flows.service.events import DATA_LANDED, dataset_resource, emit_data_landed
 from tasks.errors import ConfigError, DataError, ModelReferenceError
 from tasks.registry.versions import check_name
 
 FLOW_NAME = "automl"
 TAG = "automl"
-DATA_LANDED = "automl.data.landed"
-
-
-def dataset_resource(name: str) -> str:
-    """The Prefect event resource id that stands for one pipeline's dataset."""
-    return f"automl.dataset.{name}"
 
 
 def require_server() -> str:
@@ -215,7 +209,10 @@ def retrain(name: str, wait: bool = False, config: PipelineConfig | None = None)
 def notify(name: str, path: str | Path) -> str:
     """Emit the event that says new data for `name` landed at `path`; its id.
 
+    Returns once Prefect's API has stored the event (see `flows.service.events`).
+
     Raises:
+        EventNotDelivered: the API did not take the event.
         DataError: `path` does not exist.
         ModelReferenceError: no such deployment, or a malformed name.
     """
@@ -226,30 +223,6 @@ def notify(name: str, path: str | Path) -> str:
         )
     _find_deployment(name)
     return emit_data_landed(name, path)
-
-
-def emit_data_landed(name: str, path: str | Path) -> str:
-    """Send one `automl.data.landed` event for the pipeline and wait for it to go."""
-    from prefect.events import Event
-    from prefect.events.clients import get_events_client
-    from prefect.utilities.asyncutils import run_coro_as_sync
-
-    event = Event(
-        event=DATA_LANDED,
-        resource={
-            "prefect.resource.id": dataset_resource(name),
-            "prefect.resource.name": name,
-            "automl.path": str(Path(path).resolve()),
-        },
-        payload={"host": os.uname().nodename},
-    )
-
-    async def send() -> None:
-        async with get_events_client() as client:
-            await client.emit(event)
-
-    run_coro_as_sync(send())
-    return str(event.id)
 
 
 def _find_deployment(name: str):
