@@ -117,31 +117,32 @@ def champion_label_outcomes(
     champion = f"the champion {reference.get('champion', '')}".rstrip()
     trained = f"{champion} was trained on {_listed(known)}"
     severity = "error" if contract.labels_vs_champion == "fail" else "warning"
+    if missing:
+        lacking = f"received labels {_listed(received)}, {trained}, missing "
+        lacking += _listed(missing)
+    else:
+        lacking = f"every label {champion} knows ({len(known)})"
+    checks = [
+        (CHAMPION_LABELS, missing, f"every label {champion} knows", lacking, severity),
+        (
+            NEW_LABELS,
+            new,
+            f"only labels {champion} was trained on",
+            f"new labels {_listed(new)}; {trained}" if new else "no new label",
+            "warning",
+        ),
+    ]
     return [
         ExpectationOutcome(
-            expectation=CHAMPION_LABELS,
+            expectation=name,
             column=contract.label,
-            success=not missing,
-            expected=f"every label {champion} knows",
-            observed=(
-                f"received labels {_listed(received)}, {trained}, missing "
-                f"{_listed(missing)}"
-                if missing
-                else f"every label {champion} knows ({len(known)})"
-            ),
-            severity=severity,
-            fix=_CLASS_CHANGE_FIX[severity] if missing else "",
-        ),
-        ExpectationOutcome(
-            expectation=NEW_LABELS,
-            column=contract.label,
-            success=not new,
-            expected=f"only labels {champion} was trained on",
-            observed=(
-                f"new labels {_listed(new)}; {trained}" if new else "no new label"
-            ),
-            severity="warning",
-        ),
+            success=not found,
+            expected=expected,
+            observed=observed,
+            severity=level,
+            fix=_CLASS_CHANGE_FIX[level] if name == CHAMPION_LABELS and found else "",
+        )
+        for name, found, expected, observed, level in checks
     ]
 
 

@@ -15,6 +15,7 @@ import pandas as pd
 
 from data_contracts.profile import numeric_values
 from tasks.errors import DataError
+from tasks.readers import Examples
 from tasks.readers.images import read_image_folder
 from tasks.readers.npz import read_npz
 from tasks.readers.sequences import long_table_to_sequences
@@ -47,16 +48,6 @@ class RawData:
         if self.table is not None:
             return len(self.table)
         return len(self.x) + (0 if self.x_test is None else len(self.x_test))
-
-
-@dataclass(frozen=True)
-class Examples:
-    """Arrays ready to split: inputs and original labels, maybe a kept test split."""
-
-    x: np.ndarray
-    y: np.ndarray
-    x_test: np.ndarray | None = None
-    y_test: np.ndarray | None = None
 
 
 def load_dataset(

@@ -65,6 +65,15 @@ def seeded_keras():
 
 
 @pytest.fixture
+def bf16_policy():
+    """Build under `mixed_bfloat16` (TensorFlow runs it on CPUs too), then restore."""
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    yield
+    keras.mixed_precision.set_global_policy(previous)
+
+
+@pytest.fixture
 def tiny_images() -> tuple[np.ndarray, np.ndarray]:
     """48 8x8x1 images in 3 classes, each class a different bright region."""
     return tiny_image_arrays()

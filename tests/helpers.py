@@ -94,6 +94,17 @@ def prefect_server(root: Path, **settings: str) -> Iterator[dict]:
     """A real `prefect server start` (SQLite, a loopback port, its own
     PREFECT_HOME under `root`, more `PREFECT_*` settings from `settings`);
     yields the environment that points at it."""
+    env, port = prefect_environment(root, **settings)
+    process = start_prefect_api(env, port, root / "server.log")
+    try:
+        yield env
+    finally:
+        stop_process(process)
+
+
+def prefect_environment(root: Path, **settings: str) -> tuple[dict, int]:
+    """This process's environment pointed at a Prefect API on a free loopback
+    port (returned too), with its own PREFECT_HOME under `root`."""
     port = free_port()
     env = dict(os.environ)
     env.update(
@@ -102,8 +113,13 @@ def prefect_server(root: Path, **settings: str) -> Iterator[dict]:
         PREFECT_API_URL=f"http://127.0.0.1:{port}/api",
         **settings,
     )
-    log = root / "server.log"
-    with log.open("w") as handle:
+    return env, port
+
+
+def start_prefect_api(env: dict, port: int, log: Path) -> subprocess.Popen:
+    """`prefect server start` on loopback `port`, its output appended to `log`;
+    returned once /health answers (RuntimeError with the log after 120 s)."""
+    with log.open("a") as handle:
         process = subprocess.Popen(
             [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1"]
             + ["--port", str(port)],
@@ -111,17 +127,14 @@ def prefect_server(root: Path, **settings: str) -> Iterator[dict]:
             stdout=handle,
             stderr=subprocess.STDOUT,
         )
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{env['PREFECT_API_URL']}/health").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError(log.read_text()[-3000:])
-            time.sleep(0.5)
-        yield env
-    finally:
-        stop_process(process)
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(f"{env['PREFECT_API_URL']}/health").status_code == 200:
+                return process
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or process.poll() is not None:
+            stop_process(process)
+            raise RuntimeError(log.read_text()[-3000:])
+        time.sleep(0.5)

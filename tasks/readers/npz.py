@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import zipfile
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from tasks.errors import DataError, raise_if_transient
+from tasks.readers import Examples
 
 # What numpy and zipfile raise for a damaged archive; zipfile reports odd
 # entries (unknown compression or version, encryption) as NotImplementedError
@@ -25,17 +25,7 @@ BROKEN_ARCHIVE = (
 )
 
 
-@dataclass(frozen=True)
-class NpzArrays:
-    """Inputs and labels read from an archive, maybe with a kept test split."""
-
-    x: np.ndarray
-    y: np.ndarray
-    x_test: np.ndarray | None = None
-    y_test: np.ndarray | None = None
-
-
-def read_npz(path: Path, kind: str) -> NpzArrays:
+def read_npz(path: Path, kind: str) -> Examples:
     """Read an archive's arrays, each example paired with one label.
 
     Raises:
@@ -57,7 +47,7 @@ def read_npz(path: Path, kind: str) -> NpzArrays:
         _check_pair(path, arrays, "x_train", "y_train")
         _check_pair(path, arrays, "x_test", "y_test")
         _check_kept_split(path, arrays)
-        return NpzArrays(
+        return Examples(
             x=with_channel_axis(arrays["x_train"], kind),
             y=arrays["y_train"],
             x_test=with_channel_axis(arrays["x_test"], kind),
@@ -65,7 +55,7 @@ def read_npz(path: Path, kind: str) -> NpzArrays:
         )
     if {"x", "y"} <= keys:
         _check_pair(path, arrays, "x", "y")
-        return NpzArrays(x=with_channel_axis(arrays["x"], kind), y=arrays["y"])
+        return Examples(x=with_channel_axis(arrays["x"], kind), y=arrays["y"])
     raise DataError(
         f"{path} holds the arrays {sorted(keys)}; expected 'x' and 'y', or "
         "'x_train', 'y_train', 'x_test' and 'y_test'. Re-save it with those names."

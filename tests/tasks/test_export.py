@@ -113,15 +113,6 @@ def test_a_numpy_string_sample_is_accepted_for_text(tmp_path):
     assert check.max_difference <= 1e-5 and check.input_dtype == "string"
 
 
-@pytest.fixture
-def bf16_policy():
-    """Build under `mixed_bfloat16` (TensorFlow runs it on CPUs too), then restore."""
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    yield
-    keras.mixed_precision.set_global_policy(previous)
-
-
 def test_the_tolerance_follows_the_dtype_policy():
     assert policy_tolerance(_raw_model(_sample("image"), "image")) == 1e-5
     previous = keras.mixed_precision.global_policy()

@@ -17,15 +17,6 @@ def test_normalisation_is_fitted_on_train_and_ignores_nan():
     np.testing.assert_allclose(out[0, 0, 0], (1.0 - 3.0) / np.sqrt(8 / 3), rtol=1e-5)
 
 
-@pytest.fixture
-def bf16_policy():
-    """Build under `mixed_bfloat16` (TensorFlow runs it on CPUs too), then restore."""
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    yield
-    keras.mixed_precision.set_global_policy(previous)
-
-
 def test_normalisation_computes_in_float32_under_mixed_bfloat16(bf16_policy):
     rng = np.random.default_rng(0)
     x = (1000.0 + rng.normal(size=(256, 12, 1))).astype("float32")

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import grpc
 import keras_tuner as kt
@@ -48,6 +49,7 @@ class ServeOutcome:
     lost: list[str] = field(default_factory=list)
 
 
+@dataclass
 class ChiefPart:
     """Serves the oracle instead of training; returns when the search is done.
 
@@ -55,10 +57,8 @@ class ChiefPart:
         role: the chief's part (`tasks.tuning.distributed.role.chief_role`).
     """
 
-    prunes_checkpoints = True
-
-    def __init__(self, role: DistributedSearch):
-        self.role = role
+    role: DistributedSearch
+    prunes_checkpoints: ClassVar[bool] = True
 
     def search(self, tuner, run_trials) -> None:
         # The chief logs a line per trial; Keras Tuner's trial tables stay off.

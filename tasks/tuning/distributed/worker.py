@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 import grpc
 
@@ -20,6 +22,7 @@ from tasks.tuning.progress import SearchProgress
 logger = logging.getLogger(__name__)
 
 
+@dataclass
 class WorkerPart:
     """Trains the trials the chief hands out, with a heartbeat while it trains.
 
@@ -27,13 +30,11 @@ class WorkerPart:
         role: this worker's part (`tasks.tuning.distributed.role.worker_role`).
     """
 
+    role: DistributedSearch
+    trials_run: list[str] = field(default_factory=list)
+    heartbeat: Heartbeat | None = None
     # A worker sees only its own trials; the chief prunes the checkpoints.
-    prunes_checkpoints = False
-
-    def __init__(self, role: DistributedSearch):
-        self.role = role
-        self.trials_run: list[str] = []
-        self._heartbeat: Heartbeat | None = None
+    prunes_checkpoints: ClassVar[bool] = False
 
     def search(self, tuner, run_trials) -> None:
         logger.info(
@@ -51,12 +52,12 @@ class WorkerPart:
 
     def on_trial_begin(self, tuner, trial) -> None:
         # Keras Tuner's proxy to the chief's oracle holds the gRPC stub.
-        self._heartbeat = Heartbeat(tuner.oracle.stub, trial.trial_id)
-        self._heartbeat.start()
+        self.heartbeat = Heartbeat(tuner.oracle.stub, trial.trial_id)
+        self.heartbeat.start()
 
     def on_trial_end(self, tuner, trial) -> None:
-        if self._heartbeat is not None:
-            self._heartbeat.stop()
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
         self.trials_run.append(trial.trial_id)
 
     def progress(self, tuner, event: str, trial, epoch: int) -> SearchProgress:

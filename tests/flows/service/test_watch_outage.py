@@ -10,28 +10,18 @@ exactly one retrain.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 from prefect.events.filters import EventFilter, EventNameFilter
 
-from tests.helpers import (
-    BIN,
-    free_port,
-    run_automl,
-    save_tiny_npz,
-    start_logged,
-    stop_process,
-    write_tiny_config,
-)
+from tests import helpers
+from tests.helpers import run_automl, start_logged, stop_process
 
 pytestmark = pytest.mark.faults
 
@@ -51,28 +41,6 @@ def _wait(condition, what: str, log: Path, timeout=TIMEOUT, alive=None):
     return found
 
 
-def _start_api(env: dict, port: int, log: Path) -> subprocess.Popen:
-    """`prefect server start` on `port`; returned once /health answers."""
-    with log.open("a") as handle:
-        server = subprocess.Popen(
-            [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1"]
-            + ["--port", str(port)],
-            env=env,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-        )
-
-    def healthy():
-        assert server.poll() is None, log.read_text()[-3000:]
-        try:
-            return httpx.get(f"{env['PREFECT_API_URL']}/health").status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    _wait(healthy, "the Prefect API did not start", log, timeout=120)
-    return server
-
-
 def _runs(client, deployment) -> list:
     return client.read_flow_runs(
         deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id]))
@@ -85,19 +53,15 @@ def _landed_events(client) -> list:
 
 
 def test_data_landing_while_the_api_is_down_is_reported_once_it_is_back(tmp_path):
-    port = free_port()
-    env = dict(os.environ)
-    env.update(
-        PREFECT_HOME=str(tmp_path / "prefect-home"),
-        PREFECT_SERVER_ANALYTICS_ENABLED="false",
-        PREFECT_API_URL=f"http://127.0.0.1:{port}/api",
-    )
+    env, port = helpers.prefect_environment(tmp_path)
     server_log, serve_log = tmp_path / "server.log", tmp_path / "serve.log"
-    server = _start_api(env, port, server_log)
+    server = helpers.start_prefect_api(env, port, server_log)
     serve = None
     try:
-        source = save_tiny_npz(tmp_path / "tiny.npz")
-        config = write_tiny_config(tmp_path / "tiny.yaml", source, tmp_path / "out")
+        source = helpers.save_tiny_npz(tmp_path / "tiny.npz")
+        config = helpers.write_tiny_config(
+            tmp_path / "tiny.yaml", source, tmp_path / "out"
+        )
         deploy = run_automl(env, "deploy", str(config))
         assert deploy.returncode == 0, deploy.stderr
         serve = start_logged(
@@ -120,7 +84,8 @@ def test_data_landing_while_the_api_is_down_is_reported_once_it_is_back(tmp_path
             alive=serve,
         )
 
-        server = _start_api(env, port, server_log)  # same port, same database
+        # The same port and the same database.
+        server = helpers.start_prefect_api(env, port, server_log)
         with SyncPrefectClient(env["PREFECT_API_URL"]) as client:
             deployment = client.read_deployment_by_name("automl/tiny")
             (run,) = _wait(
