@@ -22,6 +22,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pandas as pd
+
 from flows.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,6 +61,8 @@ def run_case(name: str, output_dir: Path) -> dict:
     version = Path(result.publish.path)
     search_summary = json.loads((version / "search.json").read_text())
     metric, target = TARGETS[name]
+    membership = pd.read_parquet(version / "splits.parquet")
+    splits_per_digest = membership.groupby("digest")["split"].nunique()
     return {
         "dataset": name,
         "accuracy": result.metrics["accuracy"],
@@ -68,6 +72,9 @@ def run_case(name: str, output_dir: Path) -> dict:
         "trials": search_summary["num_trials"],
         "search_s": search_summary["seconds"],
         "wall_s": wall,
+        "examples": len(membership),
+        "distinct": int(splits_per_digest.size),
+        "straddling": int((splits_per_digest > 1).sum()),
         "target": f"{metric} >= {target}",
         "met": result.metrics[metric] >= target,
     }
@@ -75,13 +82,16 @@ def run_case(name: str, output_dir: Path) -> dict:
 
 def write_table(rows: list[dict], path: Path) -> None:
     header = (
-        "| dataset | test accuracy | macro F1 | n test | winning family | trials "
+        "| dataset | test accuracy | macro F1 | n test | test errors | examples "
+        "(distinct) | digests in two splits | winning family | trials "
         "| search (s) | wall (s) | target | met |\n"
-        "|---|---|---|---|---|---|---|---|---|---|\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     lines = [
         f"| {r['dataset']} | {r['accuracy']:.4f} | {r['f1_macro']:.4f} | "
-        f"{r['n_test']} | {r['family']} | {r['trials']} | {r['search_s']:.0f} | "
+        f"{r['n_test']} | {round((1 - r['accuracy']) * r['n_test'])} | "
+        f"{r['examples']} ({r['distinct']}) | {r['straddling']} | "
+        f"{r['family']} | {r['trials']} | {r['search_s']:.0f} | "
         f"{r['wall_s']:.0f} | {r['target']} | {'yes' if r['met'] else 'NO'} |"
         for r in rows
     ]

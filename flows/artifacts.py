@@ -73,7 +73,7 @@ def publish_artifacts(
             f"| candidate | {published.version} | {published.candidate_score:.4f} |\n"
             f"| champion | {published.champion_version or '-'} | "
             f"{'-' if champion is None else f'{champion:.4f}'} |\n\n"
-            f"{published.reason}"
+            f"{_p_value_line(published)}\n\n{published.reason}"
         ),
     )
     for what, path in (
@@ -85,6 +85,16 @@ def publish_artifacts(
             link=path.resolve().as_uri(),
             link_text=str(path),
         )
+
+
+def _p_value_line(published: PublishResult) -> str:
+    """The gate's paired test, in one line of the gate artifact."""
+    if published.p_value is None:
+        return "p-value: none (no paired comparison with a champion)"
+    return (
+        f"p-value: {published.p_value:.4g} (McNemar's exact test, both models "
+        f"scored on the same {published.num_compared} test examples)"
+    )
 
 
 class SearchProgressArtifact:

@@ -170,3 +170,9 @@ class PublishConfig(Section):
     min_class_recall: Annotated[float, Field(ge=0.0, le=1.0)] | None = Field(
         None, description="a floor on every class's recall"
     )
+    max_p_value: Annotated[float, Field(gt=0.0, le=1.0)] | None = Field(
+        None,
+        description="keep the champion unless the candidate is significantly "
+        "better: McNemar's exact p-value on the test examples the champion never "
+        "trained on at most this (e.g. 0.05); off when unset",
+    )

@@ -21,14 +21,16 @@ from flows.config import PipelineConfig
 from flows.validation import pipeline_contract
 from tasks.augment import Datasets, build_augmenter, make_datasets_task
 from tasks.errors import ConfigError
-from tasks.evaluate import evaluate_model_task
+from tasks.evaluate import Metrics, evaluate_model_task
 from tasks.load import RawData, load_dataset_task, to_examples_task
 from tasks.preprocess import Preprocessing, fit_preprocessing_task
 from tasks.publish import PublishResult, publish_version_task
 from tasks.registry.documents import describe_run, version_documents
-from tasks.registry.gate import rescore_champion_task
 from tasks.registry.model_card import render_model_card
-from tasks.registry.runs import finish_run, resume_run, retried_run, start_run
+from tasks.registry.rescore import rescore_champion_task
+from tasks.registry.retry import already_published
+from tasks.registry.run_data import record_data
+from tasks.registry.runs import continued_run, finish_run, start_run
 from tasks.search import SearchResult, run_search_task
 from tasks.split import Splits, split_examples_task
 from tasks.tensorboard_logs import write_final_logs_task
@@ -74,16 +76,17 @@ def automl_pipeline(
     finished epoch. A retry of this flow run by Prefect resumes the same way.
     """
     logger = get_run_logger()
-    output = Path(config.output_dir)
     config_json = config.model_dump(mode="json")
     run_dir = _run_folder(config, config_json, distributed, resume)
     run_id = run_dir.name
     start_run(run_dir, run_id, config_json, flow_run.id)
     logger.info("run %s: outputs in %s", run_id, run_dir)
+    if earlier := already_published(run_dir):  # Prefect retried a run that published
+        return PipelineResult(*earlier, str(run_dir), str(run_dir / "tensorboard"))
 
     inputs = prepare_search(config, data_docs_dir=run_dir / "data_docs")
-    raw, report, splits = inputs.raw, inputs.report, inputs.splits
-    preprocessing = inputs.preprocessing
+    record_data(run_dir, inputs.splits, new_search=distributed is not None)
+    report, splits = inputs.report, inputs.splits
     progress = SearchProgressArtifact(config.name, config.search.max_trials)
     with listening(progress):
         search = search_models(config, inputs, run_dir, distributed)
@@ -94,30 +97,7 @@ def automl_pipeline(
     logger.info("test metrics: %s", metrics.headline())
     write_final_logs_task(run_dir / "tensorboard" / "final", metrics.to_dict())
 
-    record = describe_run(
-        config_json, run_dir, flow_run.id, raw, report, splits, preprocessing, search
-    )
-    card = render_model_card(record, metrics)
-    published = publish_version_task(
-        output / "registry",
-        config.name,
-        search.model,
-        metrics.to_dict(),
-        documents=version_documents(record, metrics, card),
-        metric=config.publish.metric,
-        min_improvement=config.publish.min_improvement,
-        thresholds=dict(config.publish.thresholds),
-        min_class_recall=config.publish.min_class_recall,
-        export_sample=splits.x_test,
-        champion_rescore=rescore_champion_task(
-            output / "registry",
-            config.name,
-            splits.x_test,
-            splits.y_test,
-            splits.labels,
-            config.publish.metric,
-        ),
-    )
+    published, card = publish_candidate(config, inputs, search, metrics, run_dir)
     finish_run(run_dir, published.version)
     publish_artifacts(
         config.name, published, metrics.to_dict(), search.leaderboard, card, run_dir
@@ -136,6 +116,55 @@ def automl_pipeline(
         tensorboard_dir=str(run_dir / "tensorboard"),
         contract_summary=_contract_line(report),
     )
+
+
+def publish_candidate(
+    config: PipelineConfig,
+    inputs: SearchInputs,
+    search: SearchResult,
+    metrics: Metrics,
+    run_dir: Path,
+) -> tuple[PublishResult, str]:
+    """rescore the champion -> model card -> publish; returns the card too.
+
+    The champion and the candidate are scored on the test examples the
+    champion never trained on, so the gate compares them on the same data.
+    """
+    registry = Path(config.output_dir) / "registry"
+    splits, publish = inputs.splits, config.publish
+    comparison = rescore_champion_task(
+        registry,
+        config.name,
+        search.model,
+        splits.x_test,
+        splits.y_test,
+        splits.labels,
+        publish.metric,
+        digests_test=splits.digests_test,
+    )
+    record = describe_run(
+        config.model_dump(mode="json"),
+        run_dir,
+        flow_run.id,
+        *(inputs.raw, inputs.report, splits, inputs.preprocessing, search),
+        comparison=comparison,
+    )
+    card = render_model_card(record, metrics)
+    published = publish_version_task(
+        registry,
+        config.name,
+        search.model,
+        metrics.to_dict(),
+        documents=version_documents(record, metrics, card),
+        metric=publish.metric,
+        min_improvement=publish.min_improvement,
+        thresholds=dict(publish.thresholds),
+        min_class_recall=publish.min_class_recall,
+        export_sample=splits.x_test,
+        champion_rescore=comparison,
+        max_p_value=publish.max_p_value,
+    )
+    return published, card
 
 
 def prepare_search(config: PipelineConfig, data_docs_dir: Path) -> SearchInputs:
@@ -170,6 +199,12 @@ def prepare_search(config: PipelineConfig, data_docs_dir: Path) -> SearchInputs:
         test_fraction=data.test_fraction,
         validation_fraction=data.validation_fraction,
         seed=config.seed,
+    )
+    logger.info(
+        "split by content: %d of %d examples repeat an earlier one's content; "
+        "each group of copies was kept in one split",
+        splits.duplicates,
+        len(splits.y_train) + len(splits.y_val) + len(splits.y_test),
     )
     preprocessing = fit_preprocessing_task(
         splits.x_train,
@@ -242,13 +277,8 @@ def _run_folder(
         run_dir = runs / distributed.run_id
         ensure_new_search(run_dir / "tuner")
         return run_dir
-    if resume is not None:
-        return resume_run(runs, resume, config_json)
-    if flow_run.run_count > 1 and flow_run.id:
-        retried = retried_run(runs, flow_run.id)
-        if retried is not None:
-            return retried
-    return runs / _run_id()
+    found = continued_run(runs, resume, config_json, flow_run.id, flow_run.run_count)
+    return found or runs / _run_id()
 
 
 def _run_id() -> str:

@@ -4,7 +4,10 @@ the trials a chief hands out. Wiring only; it publishes nothing.
 A chief (`automl run CONFIG --distributed`) serves the search; each worker
 loads, validates, splits and preprocesses the same data the same seeded way,
 so every trial trains on the chief's splits, and writes its checkpoints into
-the run folder they share (`runs/<name>/<run_id>/tuner`).
+the run folder they share (`runs/<name>/<run_id>/tuner`). Before it trains, a
+worker checks that its data is the chief's: the same fingerprint as the one
+the chief recorded in the run folder's `run.json` (it waits for the chief to
+record it), or it refuses with exit code 2.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from prefect import flow, get_run_logger
 from flows.config import PipelineConfig
 from flows.pipeline import prepare_search, search_models
 from tasks.errors import ConfigError
+from tasks.registry.run_data import check_worker_data
 from tasks.tuning.distributed.role import DistributedSearch
 
 
@@ -49,6 +53,8 @@ def automl_worker(
     )
     data_docs = run_dir / "workers" / distributed.tuner_id / "data_docs"
     inputs = prepare_search(config, data_docs_dir=data_docs)
+    fingerprint = check_worker_data(run_dir, inputs.splits)
+    logger.info("data fingerprint %s: the same as the chief's", fingerprint)
     search_models(config, inputs, run_dir, distributed)
     return WorkerResult(
         tuner_id=distributed.tuner_id,

@@ -1,4 +1,5 @@
-"""Evaluate stage: test-split metrics computed with scikit-learn."""
+"""Evaluate stage: test-split metrics computed with scikit-learn, and the
+paired test the champion gate uses (`mcnemar_p_value`)."""
 
 from __future__ import annotations
 
@@ -81,12 +82,51 @@ def evaluate_predictions(
     )
 
 
+def predict_classes(model: keras.Model, x: np.ndarray) -> np.ndarray:
+    """The class index `model` predicts for each example of `x`."""
+    probabilities = model.predict(x, batch_size=256, verbose=0)
+    return np.argmax(probabilities, axis=-1)
+
+
 def evaluate_model(
     model: keras.Model, x_test: np.ndarray, y_test: np.ndarray, labels: list
 ) -> Metrics:
     """Predict the test split with `model` and score it."""
-    probabilities = model.predict(x_test, batch_size=256, verbose=0)
-    return evaluate_predictions(y_test, np.argmax(probabilities, axis=-1), labels)
+    return evaluate_predictions(y_test, predict_classes(model, x_test), labels)
+
+
+def mcnemar_p_value(first_correct: np.ndarray, second_correct: np.ndarray) -> float:
+    """McNemar's exact test: how likely a split of right answers this uneven is
+    if both models were equally accurate (two-sided).
+
+    Only the discordant examples count: `b` where the first model alone is
+    right, `c` where the second alone is. Under equal accuracy each is a fair
+    coin flip, so the p-value is `min(1, 2 * P(Binomial(b + c, 1/2) <=
+    min(b, c)))`, the exact form of `scipy.stats.binomtest(b, b + c)` and of
+    statsmodels' `mcnemar(exact=True)`. It tests a difference in accuracy;
+    for another metric (F1) it is the paired evidence that the two models
+    differ on these examples, a proxy for that metric's difference.
+
+    Args:
+        first_correct: per example, whether the first model was right.
+        second_correct: the same examples, whether the second model was right.
+
+    Returns:
+        The p-value in (0, 1]; 1.0 when the models never disagree.
+    """
+    first = np.asarray(first_correct, dtype=bool)
+    second = np.asarray(second_correct, dtype=bool)
+    only_first = int(np.sum(first & ~second))
+    only_second = int(np.sum(~first & second))
+    trials = only_first + only_second
+    if trials == 0:
+        return 1.0
+    # Exact integers: 2**trials overflows a float past ~1000 discordant pairs.
+    tail, term = 0, 1
+    for k in range(min(only_first, only_second) + 1):
+        tail += term
+        term = term * (trials - k) // (k + 1)
+    return min(1.0, 2 * tail / 2**trials)
 
 
 evaluate_model_task = stage("evaluate")(evaluate_model)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from tasks.errors import ExportError, RegistryError, is_transient
 from tasks.export import export_saved_model
 from tasks.registry.champion import read_champion
-from tasks.registry.gate import judge_candidate, record_decision
+from tasks.registry.gate import GateDecision, judge_candidate, record_decision
 from tasks.registry.lock import registry_lock
 from tasks.registry.staging import remove_abandoned, temporary_name
 from tasks.registry.versions import list_versions
@@ -34,13 +34,20 @@ from tasks.stage import stage
 if TYPE_CHECKING:
     import keras
     import numpy as np
+    import pandas as pd
+
+    from tasks.registry.rescore import ChampionComparison
 
 MAX_RENAME_ATTEMPTS = 20
 
 
 @dataclass(frozen=True)
 class PublishResult:
-    """Where the version went and what the gate decided."""
+    """Where the version went and what the gate decided.
+
+    The scores are those the gate compared (on the same test examples when
+    `p_value`, McNemar's exact test, is set: `num_compared` of them).
+    """
 
     name: str
     version: str
@@ -51,6 +58,24 @@ class PublishResult:
     champion_version: str | None
     champion_score: float | None
     reason: str
+    p_value: float | None = None
+    num_compared: int | None = None
+
+    @classmethod
+    def of(cls, name: str, path: Path, decision: GateDecision) -> PublishResult:
+        return cls(
+            name=name,
+            version=path.name,
+            path=str(path),
+            promoted=decision.promoted,
+            metric=decision.metric,
+            candidate_score=decision.candidate_score,
+            champion_version=decision.champion_version,
+            champion_score=decision.champion_score,
+            reason=decision.reason,
+            p_value=decision.p_value,
+            num_compared=decision.num_compared,
+        )
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -61,13 +86,14 @@ def publish_version(
     name: str,
     model: keras.Model,
     metrics: dict,
-    documents: dict[str, str | dict | list],
+    documents: dict[str, str | dict | list | pd.DataFrame],
     metric: str = "f1_macro",
     min_improvement: float = 0.0,
     thresholds: dict[str, float] | None = None,
     min_class_recall: float | None = None,
-    champion_rescore: tuple[str, float] | None = None,
+    champion_rescore: ChampionComparison | None = None,
     export_sample: np.ndarray | None = None,
+    max_p_value: float | None = None,
 ) -> PublishResult:
     """Write a new version and move the champion if the candidate is better.
 
@@ -77,17 +103,20 @@ def publish_version(
         model: the trained model, saved as `model.keras`.
         metrics: test-split metrics, saved as `metrics.json`.
         documents: more files for the version folder: `.json` names take a
-            dict or list, `.csv` names a list of flat dicts, others a string.
+            dict or list, `.csv` names a list of flat dicts, `.parquet` names
+            a DataFrame (`splits.parquet`), others a string.
         metric: the `metrics` key the gate compares.
         min_improvement: how much the candidate must beat the champion by.
         thresholds: absolute floors (`{"accuracy": 0.9}`) a champion must meet.
         min_class_recall: a floor on every class's recall.
-        champion_rescore: (version, score) of the champion re-evaluated on the
-            candidate's test split; used when that version is still champion,
-            else its stored score is.
+        champion_rescore: the champion and the candidate on the same unseen
+            test examples (`tasks.registry.rescore.rescore_champion`); used
+            when that version is still champion, else its stored score is.
         export_sample: raw inputs (the test split) on which the SavedModel
             written to `export/` must reproduce the Keras model; None skips
             the serving export.
+        max_p_value: when set, the candidate must also be significantly better
+            (McNemar's p <= this); without a paired comparison it stays out.
 
     Raises:
         RegistryError: the registry cannot be written (a full disk included),
@@ -97,7 +126,6 @@ def publish_version(
     """
     pipeline = pipeline_folder(registry_dir, name)
     read_champion(pipeline)  # fail before training output is written
-    candidate_score = float(metrics[metric])
     staging = pipeline / temporary_name("tmp")
     version = None
     try:
@@ -113,6 +141,8 @@ def publish_version(
                 thresholds,
                 min_class_recall,
                 champion_rescore,
+                max_p_value,
+                version,
             )
             record_decision(pipeline, version, decision)
     except (OSError, ExportError) as exc:
@@ -123,24 +153,14 @@ def publish_version(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return PublishResult(
-        name=name,
-        version=version,
-        path=str(pipeline / version),
-        promoted=decision.promoted,
-        metric=metric,
-        candidate_score=candidate_score,
-        champion_version=decision.champion_version,
-        champion_score=decision.champion_score,
-        reason=decision.reason,
-    )
+    return PublishResult.of(name, pipeline / version, decision)
 
 
 def _write_version(
     staging: Path,
     model: keras.Model,
     metrics: dict,
-    documents: dict[str, str | dict | list],
+    documents: dict[str, str | dict | list | pd.DataFrame],
     export_sample: np.ndarray | None,
 ) -> None:
     """Everything a version holds, written to its (new) temporary folder."""
@@ -222,7 +242,10 @@ def _rename_into_place(staging: Path, pipeline_dir: Path) -> str:
     raise OSError(f"no free version number after {MAX_RENAME_ATTEMPTS} attempts")
 
 
-def _write(path: Path, content: str | dict | list) -> None:
+def _write(path: Path, content: str | dict | list | pd.DataFrame) -> None:
+    if path.suffix == ".parquet":
+        content.to_parquet(path, index=False)
+        return
     if path.suffix == ".json":
         text = json.dumps(content, indent=2, default=str) + "\n"
     elif path.suffix == ".csv":

@@ -90,12 +90,17 @@ def promote_command(
     name: Annotated[str, typer.Argument(help="pipeline name")],
     version: Annotated[str, typer.Argument(help="the version to make champion")],
     force: Annotated[
-        bool, typer.Option(help="promote even below the absolute thresholds")
+        bool,
+        typer.Option(
+            help="promote even below the absolute thresholds, or on other "
+            "classes than the champion (a deliberate change of classes)"
+        ),
     ] = False,
     output_dir: OutputDir = Path("automl-output"),
     debug: Debug = False,
 ) -> None:
-    """Make a version the champion (it must meet its absolute thresholds).
+    """Make a version the champion (it must meet its absolute thresholds and
+    have the champion's classes, unless --force).
 
     Its model must load safely: a file that would run code on load (a Lambda)
     is refused with exit code 5, whatever --force says.

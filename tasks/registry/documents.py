@@ -1,6 +1,7 @@
 """What a version folder holds besides its model and metrics: the run's record.
 
-`describe_run` sums up the run (data, contract, search, lineage) once;
+`describe_run` sums up the run (data, contract, splits, search, the champion
+comparison, lineage) once;
 `version_documents` lays it out as the files `tasks.publish.publish_version`
 writes next to `model.keras` and `metrics.json`.
 """
@@ -13,13 +14,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tasks.registry.model_card import RunRecord, model_card_data
+from tasks.split import SPLITS_FILE
 from tasks.validate import DATA_PROFILE_FILE
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from data_contracts import ValidationReport
     from tasks.evaluate import Metrics
     from tasks.load import RawData
     from tasks.preprocess import Preprocessing
+    from tasks.registry.rescore import ChampionComparison
     from tasks.search import SearchResult
     from tasks.split import Splits
 
@@ -33,6 +38,7 @@ def describe_run(
     splits: Splits,
     preprocessing: Preprocessing,
     search: SearchResult,
+    comparison: ChampionComparison | None = None,
 ) -> RunRecord:
     """Sum up a run for its version folder and model card.
 
@@ -45,6 +51,8 @@ def describe_run(
         splits: the train, validation and test splits.
         preprocessing: the fitted preprocessing (for the input shape).
         search: the search's result.
+        comparison: the champion and the candidate on the same unseen test
+            examples (`tasks.registry.rescore`), None without a champion.
     """
     run_id = run_dir.name
     config_hash = hashlib.sha256(
@@ -62,6 +70,7 @@ def describe_run(
             "num_train": len(splits.x_train),
             "num_validation": len(splits.x_val),
             "num_test": len(splits.x_test),
+            "duplicates": splits.duplicates,
         },
         validation=report.to_dict(),
         search={
@@ -84,12 +93,14 @@ def describe_run(
             "run_dir": str(run_dir),
         },
         data_profile=report.data_profile,
+        split_membership=splits.membership(),
+        comparison=None if comparison is None else comparison.to_dict(),
     )
 
 
 def version_documents(
     record: RunRecord, metrics: Metrics, card: str
-) -> dict[str, str | dict | list]:
+) -> dict[str, str | dict | list | pd.DataFrame]:
     """The files a version holds besides the model and `metrics.json`.
 
     Args:
@@ -97,7 +108,7 @@ def version_documents(
         metrics: the test-split metrics.
         card: the rendered model card (`render_model_card`).
     """
-    return {
+    documents = {
         "config.json": record.config,
         "hparams.json": record.search["hyperparameters"],
         "validation.json": record.validation,
@@ -109,6 +120,9 @@ def version_documents(
         DATA_PROFILE_FILE: record.data_profile,
         "lineage.json": record.lineage,
     }
+    if record.split_membership is not None:
+        documents[SPLITS_FILE] = record.split_membership
+    return documents
 
 
 def leaderboard_rows(leaderboard: list[dict]) -> list[dict]:

@@ -6,6 +6,7 @@ import json
 import platform
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import keras
 import keras_tuner
@@ -14,6 +15,9 @@ import tensorflow as tf
 
 from tasks.evaluate import Metrics
 from tasks.tuning.device import device_name
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,8 @@ class RunRecord:
     leaderboard: list[dict]  # the trials, best first
     lineage: dict  # `lineage.json`: run, flow run, config hash, data fingerprint
     data_profile: dict  # the data profile the next run's drift check compares
+    split_membership: pd.DataFrame | None = None  # `splits.parquet`: digest, split
+    comparison: dict | None = None  # the champion re-scored beside this model
 
 
 def render_model_card(record: RunRecord, metrics: Metrics) -> str:
@@ -47,6 +53,7 @@ def render_model_card(record: RunRecord, metrics: Metrics) -> str:
         *_data_section(record.data, record.validation, metrics.labels),
         *_search_section(record.search, record.leaderboard),
         *_metrics_section(metrics),
+        *_comparison_section(record.comparison),
         *_lineage_section(record.run_id, record.lineage, record.search),
     ]
     return "\n".join(lines)
@@ -59,7 +66,10 @@ def _data_section(data: dict, validation: dict, labels: list) -> list[str]:
         f"- Source: `{data['source']}` ({data['kind']}), {data['num_rows']} rows",
         f"- Classes ({len(labels)}): {', '.join(map(str, labels))}",
         f"- Splits: train {data['num_train']}, validation {data['num_validation']}, "
-        f"test {data['num_test']} (seeded, stratified; the search never saw test)",
+        f"test {data['num_test']}, by a seeded hash of each example's content "
+        "(the search never saw test; membership in `splits.parquet`)",
+        f"- Duplicates: {data.get('duplicates', 0)} examples repeat an earlier "
+        "one's content; each group of copies was kept in one split",
         f"- Contract `{validation.get('contract')}`: "
         f"{'passed' if validation.get('success') else 'FAILED'}, "
         f"{validation.get('evaluated', 0)} expectations evaluated",
@@ -116,6 +126,32 @@ def _metrics_section(metrics: Metrics) -> list[str]:
     ]
 
 
+def _comparison_section(comparison: dict | None) -> list[str]:
+    """The champion and this model on the same examples, and the paired test."""
+    lines = ["## Compared with the champion", ""]
+    if comparison is None:
+        return [*lines, "- No champion when this model was published.", ""]
+    version, metric = comparison["version"], comparison["metric"]
+    if comparison["p_value"] is None:
+        return [
+            *lines,
+            f"- Not re-scored: {comparison['note']}; p-value: none",
+            "",
+        ]
+    return [
+        *lines,
+        f"- Both scored on {comparison['examples']}: {metric} "
+        f"{comparison['candidate_score']:.4f} vs champion {version} "
+        f"{comparison['champion_score']:.4f}",
+        f"- McNemar's exact test on per-example correctness: this model alone "
+        f"right on {comparison['candidate_only']}, the champion alone on "
+        f"{comparison['champion_only']}; p-value {comparison['p_value']:.4g}",
+        "- The gate's decision is in the registry's `history.jsonl` "
+        "(`automl models show NAME:VERSION`).",
+        "",
+    ]
+
+
 def _lineage_section(run_id: str, lineage: dict, search: dict) -> list[str]:
     return [
         "## Lineage and environment",
@@ -153,6 +189,8 @@ def model_card_data(record: RunRecord, metrics: Metrics) -> dict:
         "search": record.search,
         "leaderboard": record.leaderboard[:10],
         "metrics": metrics.to_dict(),
+        "duplicates": record.data.get("duplicates", 0),
+        "champion_comparison": record.comparison,
         "environment": environment(record.search.get("train")),
         "lineage": record.lineage,
     }

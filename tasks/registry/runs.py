@@ -4,10 +4,13 @@
       run.json      the run's record: config fingerprint, attempts, outcome
       tuner/        Keras Tuner's project folder, what a resume continues
 
-`run.json` is written when a run starts and when it publishes. A resume
+`run.json` is written when a run starts, when it has prepared its data (the
+data fingerprint, `tasks.registry.run_data`) and when it publishes. A resume
 (`automl run CONFIG --resume RUN_ID`, or Prefect retrying the flow run) goes
-on in the same folder, only with the config the run started with, and never
-for a run that already published.
+on in the same folder, only with the config and the data the run started
+with. `--resume` refuses a run that already published; a Prefect retry of the
+flow run that published gets that version back (`tasks.registry.retry`), so a
+version is never published twice by one run.
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ from pathlib import Path
 
 from tasks.errors import ConfigError
 from tasks.registry.staging import write_text_atomically
+from tasks.registry.versions import list_versions
 
 RUN_FILE = "run.json"
+LINEAGE_FILE = "lineage.json"  # in a version folder: the run that published it
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 # Settings a resume may change: where outputs go, nothing that shapes a trial.
 NOT_FINGERPRINTED = ("output_dir",)
@@ -60,14 +65,14 @@ def start_run(run_dir: Path, run_id: str, config: dict, flow_run_id: str | None)
         "status": "running",
     }
     record["attempts"].append({"started": _now(), "flow_run_id": flow_run_id})
-    _write(run_dir, record)
+    write_run(run_dir, record)
 
 
 def finish_run(run_dir: Path, version: str) -> None:
     """Mark the run published: there is nothing left to resume."""
     record = read_run(run_dir) or {}
     record.update(status="published", version=version, finished=_now())
-    _write(run_dir, record)
+    write_run(run_dir, record)
 
 
 def read_run(run_dir: Path) -> dict | None:
@@ -83,8 +88,34 @@ def read_run(run_dir: Path) -> dict | None:
         ) from None
 
 
-def resume_run(runs_dir: Path, run_id: str, config: dict) -> Path:
+def continued_run(
+    runs_dir: Path,
+    resume: str | None,
+    config: dict,
+    flow_run_id: str | None = None,
+    run_count: int = 1,
+) -> Path | None:
+    """The folder a run goes on in: the one `resume` names, the one an earlier
+    attempt of this flow run started (`run_count > 1`), or None for a new run.
+
+    Raises:
+        ConfigError: `resume` cannot be continued (see `resume_run`).
+    """
+    if resume is not None:
+        return resume_run(runs_dir, resume, config, flow_run_id)
+    if run_count > 1 and flow_run_id:
+        return retried_run(runs_dir, flow_run_id)
+    return None
+
+
+def resume_run(
+    runs_dir: Path, run_id: str, config: dict, flow_run_id: str | None = None
+) -> Path:
     """The folder of the run to resume, checked against `config`.
+
+    A run that published is not resumed, unless `flow_run_id` is one of the
+    run's own flow runs (Prefect retrying it; `--resume` starts a new flow
+    run): that one gets its version back (`tasks.registry.retry`).
 
     Raises:
         ConfigError: no such run, nothing to resume, already published, or
@@ -100,11 +131,9 @@ def resume_run(runs_dir: Path, run_id: str, config: dict) -> Path:
             "Resume a run of this pipeline and output folder, or run without "
             "--resume."
         )
-    if record.get("status") == "published":
-        raise ConfigError(
-            f"Run {run_id} already finished and published {record.get('version')}; "
-            "expected an interrupted run. Run without --resume to train again."
-        )
+    ours = _attempted_by(record, flow_run_id)  # Prefect retrying this run
+    if record.get("status") == "published" and not ours:
+        _refuse_published(run_id, record.get("version"))
     if record.get("config_fingerprint") != config_fingerprint(config):
         before = record.get("config", {})
         changed = sorted(
@@ -118,19 +147,74 @@ def resume_run(runs_dir: Path, run_id: str, config: dict) -> Path:
             "with, since its finished trials were trained on it. Resume with "
             f"that config (saved in {run_dir / RUN_FILE}), or start a new run."
         )
+    # Died after its version was renamed into place, before run.json said so.
+    version = published_version(run_dir, pipeline_of(runs_dir))
+    if version is not None and not ours:
+        _refuse_published(run_id, version)
     return run_dir
 
 
+def _refuse_published(run_id: str, version: str | None) -> None:
+    raise ConfigError(
+        f"Run {run_id} already finished and published {version}; expected an "
+        "interrupted run. Run without --resume to train again."
+    )
+
+
 def retried_run(runs_dir: Path, flow_run_id: str) -> Path | None:
-    """The unpublished run folder an earlier attempt of this flow run started."""
+    """The run folder an earlier attempt of this flow run started, published
+    or not (a retry of a run that published returns its version)."""
     for run_dir in sorted(runs_dir.glob(f"*-{flow_run_id[:8]}")):
         record = read_run(run_dir)
-        if record and record.get("status") != "published":
+        if record and _attempted_by(record, flow_run_id):
             return run_dir
     return None
 
 
-def _write(run_dir: Path, record: dict) -> None:
+def published_version(run_dir: Path, pipeline: Path) -> str | None:
+    """The version this run published, or None.
+
+    `run.json` says so once the run finished; until then the registry does:
+    a version's `lineage.json` names the run and the flow run that published
+    it, and it is renamed into place whole, so a run that died right after
+    the rename is known to have published.
+    """
+    record = read_run(run_dir) or {}
+    if record.get("status") == "published":
+        return record.get("version")
+    flow_runs = {a.get("flow_run_id") for a in record.get("attempts", [])} - {None}
+    if not flow_runs or not pipeline.is_dir():
+        return None
+    for version in reversed(list_versions(pipeline)):
+        try:
+            lineage = json.loads((pipeline / version / LINEAGE_FILE).read_text())
+        except (OSError, ValueError):
+            continue  # an older version without lineage, or an unreadable one
+        # The flow run too: a run id (`distributed-8000`) may name a new run
+        # in a folder made again after an earlier one was removed.
+        if (
+            lineage.get("run_id") == run_dir.name
+            and lineage.get("flow_run_id") in flow_runs
+        ):
+            return version
+    return None
+
+
+def _attempted_by(record: dict, flow_run_id: str | None) -> bool:
+    """Whether an attempt of the flow run `flow_run_id` is in the run's record."""
+    attempts = record.get("attempts", [])
+    return bool(flow_run_id) and any(
+        a.get("flow_run_id") == flow_run_id for a in attempts
+    )
+
+
+def pipeline_of(runs_dir: Path) -> Path:
+    """The registry folder `<output>/registry/<name>` of `<output>/runs/<name>`."""
+    return runs_dir.parent.parent / "registry" / runs_dir.name
+
+
+def write_run(run_dir: Path, record: dict) -> None:
+    """Replace the run's record in `run.json` whole."""
     write_text_atomically(run_dir / RUN_FILE, json.dumps(record, indent=1, default=str))
 
 

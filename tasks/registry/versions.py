@@ -1,7 +1,10 @@
 """The model registry on disk: names, published versions and their metrics.
 
     <registry>/<name>/
-      v0001/ v0002/ ...    immutable version folders (`tasks.publish`)
+      v0001/ v0002/ ...    immutable version folders (`tasks.publish`): the model,
+                           its metrics, card and `splits.parquet` (each example's
+                           content digest and split: what the champion re-score
+                           leaves out, `tasks.registry.rescore`)
       champion.json        {"version": "v0002", ...}; replaced atomically
                            (`tasks.registry.champion`)
       history.jsonl        one JSON line per publish, promote and rollback

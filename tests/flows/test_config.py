@@ -66,3 +66,12 @@ def test_defaults_follow_the_design():
     assert config.search.objective == "val_f1_macro"
     assert config.publish.metric == "f1_macro"
     assert config.output_dir == "automl-output"
+
+
+def test_max_p_value_is_off_by_default_and_a_probability():
+    assert PipelineConfig(name="x").publish.max_p_value is None
+    config = parse_config({"name": "x", "publish": {"max_p_value": 0.05}})
+    assert config.publish.max_p_value == 0.05
+    for bad in (0, 1.5):
+        with pytest.raises(ConfigError, match=r"'publish.max_p_value'"):
+            parse_config({"name": "x", "publish": {"max_p_value": bad}})

@@ -76,6 +76,24 @@ def test_published_version_holds_what_a_user_opens(first_run):
     assert champion["version"] == "v0001"
 
 
+def test_split_membership_is_recorded_and_no_content_straddles_splits(first_run):
+    output, result = first_run
+    version = Path(result.publish.path)
+    membership = pd.read_parquet(version / "splits.parquet")
+    assert list(membership.columns) == ["digest", "split"]
+    assert len(membership) == 1797
+    assert set(membership["split"]) == {"train", "validation", "test"}
+    assert (membership["split"] == "test").sum() == 340
+    assert membership.groupby("digest")["split"].nunique().max() == 1
+    repeats = len(membership) - membership["digest"].nunique()
+    card = json.loads((version / "model_card.json").read_text())
+    assert card["duplicates"] == card["data"]["duplicates"] == repeats
+    text = (version / "model_card.md").read_text()
+    assert f"- Duplicates: {repeats} examples repeat" in text
+    assert "No champion when this model was published" in text
+    assert card["champion_comparison"] is None
+
+
 def test_model_loads_safely_and_predicts_raw_pixels(first_run):
     output, result = first_run
     model = keras.saving.load_model(
@@ -120,6 +138,36 @@ def test_second_run_adds_a_version_and_gates_the_champion(first_run):
     expected = "v0002" if scores["v0002"] > scores["v0001"] else "v0001"
     assert champion["version"] == expected
     assert second.publish.promoted == (expected == "v0002")
+    # Same data, same content-hash split: every test example is unseen by v0001.
+    decision = json.loads(
+        (_registry(output) / "history.jsonl").read_text().splitlines()[-1]
+    )
+    assert decision["num_compared"] == 340 == second.publish.num_compared
+    assert 0.0 < decision["p_value"] <= 1.0
+    assert decision["p_value"] == second.publish.p_value
+    card = json.loads((Path(second.publish.path) / "model_card.json").read_text())
+    assert card["champion_comparison"]["p_value"] == decision["p_value"]
+    assert card["champion_comparison"]["basis"] == "unseen"
+    text = (Path(second.publish.path) / "model_card.md").read_text()
+    assert "340 of 340 test examples the champion never trained on" in text
+    assert f"p-value {decision['p_value']:.4g}" in text
+    gate = _latest_artifact("digits-gate")
+    assert f"p-value: {decision['p_value']:.4g} (McNemar's exact test" in gate
+
+
+def _latest_artifact(key: str) -> str:
+    """The markdown of the newest Prefect artifact under `key`."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
+
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
+            sort=ArtifactSort.CREATED_DESC,
+            limit=1,
+        )
+    return found[0].data
 
 
 def test_worse_challenger_exits_0_with_both_scores_and_keeps_the_champion(

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import classification_report, f1_score
 
-from tasks.evaluate import evaluate_predictions
+from tasks.evaluate import evaluate_predictions, mcnemar_p_value
 
 
 def test_metrics_follow_the_design_keys_and_scikit_learn():
@@ -59,3 +59,31 @@ def test_per_class_scores_match_scikit_learns_classification_report():
         )
     assert metrics.f1_macro == pytest.approx(report["macro avg"]["f1-score"])
     assert metrics.f1_weighted == pytest.approx(report["weighted avg"]["f1-score"])
+
+
+def _pairs(only_first: int, only_second: int, both: int = 5):
+    """Per-example correctness of two models with the given discordant counts."""
+    first = [True] * only_first + [False] * only_second + [True] * both
+    second = [False] * only_first + [True] * only_second + [True] * both
+    return np.array(first), np.array(second)
+
+
+@pytest.mark.parametrize(
+    "only_first, only_second",
+    [(0, 0), (3, 0), (0, 3), (7, 2), (10, 10), (12, 3), (1, 30), (700, 640)],
+)
+def test_mcnemar_p_value_is_scipys_exact_binomial_test(only_first, only_second):
+    from scipy.stats import binomtest
+
+    p_value = mcnemar_p_value(*_pairs(only_first, only_second))
+    trials = only_first + only_second
+    expected = 1.0 if trials == 0 else binomtest(only_first, trials).pvalue
+    assert p_value == pytest.approx(expected, rel=1e-9)
+
+
+def test_mcnemar_p_value_is_symmetric_and_ignores_agreement():
+    first, second = _pairs(9, 2, both=0)
+    assert mcnemar_p_value(first, second) == mcnemar_p_value(second, first)
+    more_agreement = _pairs(9, 2, both=500)
+    assert mcnemar_p_value(*more_agreement) == mcnemar_p_value(first, second)
+    assert mcnemar_p_value(*_pairs(9, 2)) == pytest.approx(2 * 67 / 2**11)

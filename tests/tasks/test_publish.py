@@ -95,3 +95,16 @@ def test_an_io_hiccup_before_anything_landed_is_retryable(tmp_path):
     assert not _write_failure(pipeline, "v0001", hiccup).retryable
     full = OSError(errno.ENOSPC, "No space left on device")
     assert not _write_failure(pipeline, None, full).retryable
+
+
+def test_a_dataframe_document_is_written_as_parquet_with_the_version(tmp_path):
+    import pandas as pd
+
+    membership = pd.DataFrame(
+        {"digest": ["a", "b", "a"], "split": ["train", "test", "train"]}
+    )
+    result = publish_version(
+        tmp_path, "p", _model(), {"f1_macro": 0.8}, {"splits.parquet": membership}
+    )
+    written = pd.read_parquet(tmp_path / "p" / result.version / "splits.parquet")
+    pd.testing.assert_frame_equal(written, membership)
