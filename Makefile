@@ -25,10 +25,12 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# --durations: the slowest tests, so the suite's ~10-minute budget stays visible.
 test: lint
-	$(BIN)/python -m pytest -m "not slow and not faults"
+	$(BIN)/python -m pytest -m "not slow and not faults" --durations=15
 
-# Tests over two minutes each (the 2-minute time-budget run); CI runs them too.
+# Long end-to-end runs (the 2-minute time-budget run, the gate on grown data,
+# training under mixed bfloat16 on a CPU); CI runs them too.
 test-slow: install
 	$(BIN)/python -m pytest -m slow
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tasks.registry.model_card import RunRecord, model_card_data
+from tasks.registry.run_data import data_fingerprint
 from tasks.split import SPLITS_FILE
 from tasks.validate import DATA_PROFILE_FILE
 
@@ -89,7 +90,8 @@ def describe_run(
             "run_id": run_id,
             "flow_run_id": flow_run_id,
             "config_hash": config_hash,
-            "data_fingerprint": report.data_profile.get("fingerprint"),
+            # The run's (run.json): every example's digest, label and split.
+            "data_fingerprint": data_fingerprint(splits),
             "run_dir": str(run_dir),
         },
         data_profile=report.data_profile,

@@ -23,6 +23,9 @@ from typer.testing import CliRunner
 
 from flows.cli.main import app
 
+# Two digits runs and a third with a new class (~60 s): `make test-slow`.
+pytestmark = pytest.mark.slow
+
 NAME = "grown"
 FIRST_ROWS = 1380  # 1,797 digits are this plus 30%
 

@@ -192,7 +192,9 @@ def test_worse_challenger_exits_0_with_both_scores_and_keeps_the_champion(
     assert decision["promoted"] is False and decision["champion_score"] is not None
     version = _registry(output) / decision["version"]
     card = json.loads((version / "model_card.json").read_text())
-    assert card["lineage"]["data_fingerprint"] and card["environment"]["keras"]
+    run = json.loads((Path(card["lineage"]["run_dir"]) / "run.json").read_text())
+    assert card["lineage"]["data_fingerprint"] == run["data_fingerprint"]
+    assert card["environment"]["keras"]
 
 
 def _write_config(tmp_path: Path, output: Path, source: Path, **data) -> Path:

@@ -15,6 +15,9 @@ import pytest
 from flows.config import PipelineConfig
 from flows.pipeline import automl_pipeline
 
+# Two full runs (~75 s): `make test-slow`, which CI runs.
+pytestmark = pytest.mark.slow
+
 
 def _offset_series(path: Path) -> Path:
     """300 series of 24 steps x 2 channels at 1e3, classes one unit apart."""

@@ -18,6 +18,9 @@ from flows.pipeline import automl_pipeline
 from tasks.errors import RegistryError
 from tests.helpers import save_tiny_npz
 
+# Failures injected after the rename, real retries (~70 s): `make test-faults`.
+pytestmark = pytest.mark.faults
+
 
 def _config(tmp_path: Path) -> PipelineConfig:
     return PipelineConfig(

@@ -423,7 +423,7 @@ def test_every_model_load_goes_through_load_published_model():
         if (loads := model_loads(path.read_text(encoding="utf-8")))
     }
     assert found == MODEL_LOADERS
-    for module in ("tasks/predict.py", "tasks/registry/gate.py"):
+    for module in ("tasks/predict.py", "tasks/registry/rescore.py"):
         assert "load_published_model(" in (ROOT / module).read_text(encoding="utf-8")
 
 

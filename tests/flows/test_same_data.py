@@ -25,6 +25,9 @@ from flows.config import PipelineConfig
 from flows.pipeline import automl_pipeline
 from tests.helpers import free_port, save_tiny_npz
 
+# Runs stopped, data changed and resumed (~70 s): `make test-faults`.
+pytestmark = pytest.mark.faults
+
 FINGERPRINT = re.compile(r"received data with fingerprint ([0-9a-f]{16})")
 
 
