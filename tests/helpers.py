@@ -34,6 +34,27 @@ def save_tiny_npz(path: Path) -> Path:
     return path
 
 
+def tiny_pipeline_config(tmp_path: Path, families=("cnn",), max_trials: int = 1):
+    """A `PipelineConfig` over `save_tiny_npz` data: one-epoch trials, no
+    augmentation, outputs under `tmp_path / "out"`."""
+    from flows.config import PipelineConfig
+
+    return PipelineConfig(
+        name="tiny",
+        data={"source": str(save_tiny_npz(tmp_path / "tiny.npz")), "kind": "image"},
+        augment={"enabled": False},
+        search={
+            "tuner": "random",
+            "families": list(families),
+            "max_trials": max_trials,
+            "epochs": 1,
+            "patience": 1,
+            "batch_size": 16,
+        },
+        output_dir=str(tmp_path / "out"),
+    )
+
+
 def free_port() -> int:
     """A loopback port nobody listens on right now."""
     with socket.socket() as probe:

@@ -133,16 +133,17 @@ def test_twenty_concurrent_predicts_match_one_process(publish_tiny_model, tmp_pa
         args = [reference, f"in{i}.npz", "--out", f"out/{i}.csv", "--output-dir", "."]
         processes.append(_start(["predict", *args], tmp_path, env))
 
-    listings = []
-    for _ in range(3):  # the registry stays readable while they all load it
-        listing = _start(
-            ["models", "list", "shapes", "--output-dir", "."], tmp_path, env
-        )
+    # The registry stays readable while they all load it: three listings
+    # started with them. Whether a listing overlaps a predict's load is up to
+    # the scheduler, so it is not asserted (it failed a run on a loaded
+    # machine); what is asserted holds however they interleave.
+    listings = [
+        _start(["models", "list", "shapes", "--output-dir", "."], tmp_path, env)
+        for _ in range(3)
+    ]
+    for listing in listings:
         listing.wait(timeout=TIMEOUT_S)
-        listings.append(_output(listing))
-    assert any(p.poll() is None for p in processes), (
-        "the predicts ended before the listings did"
-    )
+    listings = [_output(listing) for listing in listings]
     results, wall, peak = _wait_all(processes, started)
     _report(f"{NUM_PREDICTS} concurrent predicts", wall, peak)
 

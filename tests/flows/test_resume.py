@@ -24,10 +24,9 @@ from typer.testing import CliRunner
 
 import model_builders
 from flows.cli.main import app
-from flows.config import PipelineConfig
 from flows.pipeline import automl_pipeline
 from tasks.tuning.progress import listening
-from tests.helpers import save_tiny_npz
+from tests.helpers import tiny_pipeline_config
 
 BIN = Path(sys.executable).parent
 EPOCHS = 5
@@ -151,23 +150,6 @@ class _FailsOnce:
         return model_builders.cnn.build(hp, input_spec, num_classes)
 
 
-def _tiny_config(tmp_path: Path, families: list[str], max_trials: int) -> dict:
-    return PipelineConfig(
-        name="tiny",
-        data={"source": str(save_tiny_npz(tmp_path / "tiny.npz")), "kind": "image"},
-        augment={"enabled": False},
-        search={
-            "tuner": "random",
-            "families": families,
-            "max_trials": max_trials,
-            "epochs": 1,
-            "patience": 1,
-            "batch_size": 16,
-        },
-        output_dir=str(tmp_path / "out"),
-    )
-
-
 @pytest.fixture(scope="module")
 def retried(prefect_harness, tmp_path_factory):
     """A flow run whose first attempt dies at its third trial, then is retried."""
@@ -181,7 +163,7 @@ def retried(prefect_harness, tmp_path_factory):
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setitem(model_builders.BUILDERS, "fails_once", family)
-        config = _tiny_config(tmp_path, ["fails_once"], max_trials=3)
+        config = tiny_pipeline_config(tmp_path, ["fails_once"], max_trials=3)
         with listening(events.append), listening(arm):
             retrying = automl_pipeline.with_options(retries=1, retry_delay_seconds=0)
             result = retrying(config)

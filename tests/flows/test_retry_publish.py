@@ -13,29 +13,12 @@ from pathlib import Path
 import pytest
 
 import flows.pipeline
-from flows.config import PipelineConfig
 from flows.pipeline import automl_pipeline
 from tasks.errors import RegistryError
-from tests.helpers import save_tiny_npz
+from tests.helpers import tiny_pipeline_config
 
 # Failures injected after the rename, real retries (~70 s): `make test-faults`.
 pytestmark = pytest.mark.faults
-
-
-def _config(tmp_path: Path) -> PipelineConfig:
-    return PipelineConfig(
-        name="tiny",
-        data={"source": str(save_tiny_npz(tmp_path / "tiny.npz")), "kind": "image"},
-        augment={"enabled": False},
-        search={
-            "tuner": "random",
-            "families": ["cnn"],
-            "max_trials": 1,
-            "epochs": 1,
-            "batch_size": 16,
-        },
-        output_dir=str(tmp_path / "out"),
-    )
 
 
 def _retrying():
@@ -65,7 +48,7 @@ def test_a_crash_after_the_publish_returns_the_version_on_retry(
         record_published(run_dir, version)
 
     monkeypatch.setattr(flows.pipeline, "finish_run", crash_once)
-    result = _retrying()(_config(tmp_path))
+    result = _retrying()(tiny_pipeline_config(tmp_path))
 
     assert crashes == ["v0001"]  # the first attempt published, then died
     assert result.publish.version == "v0001" and result.publish.promoted
@@ -96,7 +79,7 @@ def test_a_failure_inside_the_publish_after_the_rename_is_not_published_again(
     (registry / "history.jsonl").mkdir(parents=True)
 
     with pytest.raises(RegistryError) as raised:
-        _retrying()(_config(tmp_path))
+        _retrying()(tiny_pipeline_config(tmp_path))
 
     message = " ".join(str(raised.value).split())
     assert "already published v0001 in an earlier attempt" in message, message
