@@ -30,7 +30,8 @@ test: lint
 	$(BIN)/python -m pytest -m "not slow and not faults" --durations=15
 
 # Long end-to-end runs (the 2-minute time-budget run, the gate on grown data,
-# training under mixed bfloat16 on a CPU); CI runs them too.
+# training under mixed bfloat16 on a CPU, the service with a real Prefect
+# server, a distributed search, each data kind end to end); CI runs them too.
 test-slow: install
 	$(BIN)/python -m pytest -m slow
 

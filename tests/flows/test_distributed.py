@@ -21,6 +21,9 @@ from typer.testing import CliRunner
 from flows.cli.main import app
 from tests.helpers import free_port, save_tiny_npz
 
+# A chief and two workers as real processes (~1 min): `make test-slow`.
+pytestmark = pytest.mark.slow
+
 TRIALS = 4
 
 

@@ -28,6 +28,9 @@ from tests.helpers import (
 )
 from tests.helpers import run_automl as _automl
 
+# A real Prefect server, `automl serve` and retrains (~4 min): `make test-slow`.
+pytestmark = pytest.mark.slow
+
 RUN_TIMEOUT = 240
 
 
