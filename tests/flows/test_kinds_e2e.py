@@ -8,18 +8,19 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from flows.config import PipelineConfig
 from flows.pipeline import automl_pipeline
+
+# Each kind through the real flow and a fresh process (~40 s): `make test-slow`.
+pytestmark = pytest.mark.slow
 
 PREDICT = """
 import json, sys
 import numpy as np
 import keras
 import model_builders  # registers the custom layers (MaskNaN, PositionEmbedding)
-
-# Each kind through the real flow and a fresh process (~40 s): `make test-slow`.
-pytestmark = pytest.mark.slow
 model = keras.saving.load_model(sys.argv[1], safe_mode=True)
 data = np.load(sys.argv[2], allow_pickle=False)
 x = data["x"].astype(object) if data["x"].dtype.kind == "U" else data["x"]
