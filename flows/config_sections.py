@@ -42,8 +42,10 @@ class DataConfig(Section):
     step: str | None = Field(
         None, description="long-format sequence tables: the column ordering steps"
     )
-    text_length: PositiveInt = Field(
-        128, description="text: tokens kept per example (longer texts are cut)"
+    text_length: PositiveInt | None = Field(
+        None,
+        description="text: tokens kept per example (longer texts are cut); "
+        "unset: what holds 95% of the training texts whole (8 to 512)",
     )
     max_tokens: PositiveInt = Field(
         20000, description="text: vocabulary size, learnt from the train split"
@@ -112,16 +114,53 @@ class AugmentConfig(Section):
 
 
 class SearchConfig(Section):
-    """What Keras Tuner searches and for how long."""
+    """What Keras Tuner searches, for how long, and what it publishes.
+
+    Left unset, the training length, the number of trials, the validation
+    scheme, the refit and the ensemble adapt to the data (see the README's
+    "Search defaults").
+    """
 
     families: list[str] = Field(default_factory=lambda: ["cnn"], min_length=1)
     tuner: Literal["random", "bayesian", "hyperband"] = "bayesian"
-    max_trials: PositiveInt = 20
-    epochs: PositiveInt = 20
-    batch_size: PositiveInt = 32
-    patience: Annotated[int, Field(ge=0)] = 5
+    max_trials: PositiveInt | None = Field(
+        None,
+        description="at most this many trials; unset: as many as the budget allows",
+    )
+    epochs: PositiveInt | None = Field(
+        None, description="epochs per trial; unset: from the number of examples"
+    )
+    batch_size: PositiveInt | None = Field(
+        None, description="unset: from the number of examples (8 to 64)"
+    )
+    patience: Annotated[int, Field(ge=0)] | None = Field(
+        None, description="early-stopping patience; unset: a tenth of the epochs"
+    )
     time_budget_minutes: Annotated[float, Field(gt=0)] = 10.0
-    objective: Literal["val_f1_macro", "val_accuracy", "val_loss"] = "val_f1_macro"
+    objective: Literal["val_f1_macro", "val_accuracy", "val_loss"] | None = Field(
+        None,
+        description="what ranks trials; unset: val_loss when cross-validating "
+        "(on a few dozen examples accuracy and F1 tie, loss does not), else "
+        "val_f1_macro",
+    )
+    validation: Literal["auto", "holdout", "kfold"] = Field(
+        "auto",
+        description="auto = k-fold cross-validation on train+validation when the "
+        "validation split is too small to rank trials, else the validation split",
+    )
+    folds: Annotated[int, Field(ge=2)] | None = Field(
+        None, description="k of k-fold; unset: from the number of examples"
+    )
+    refit: Literal["auto", "always", "never"] = Field(
+        "auto",
+        description="retrain the chosen configurations on train+validation for "
+        "their best number of epochs; auto = when cross-validating",
+    )
+    ensemble_size: PositiveInt | None = Field(
+        None,
+        description="the published model averages the top-k configurations' "
+        "probabilities; unset: 3 when cross-validating, else 1",
+    )
 
 
 class TrainConfig(Section):

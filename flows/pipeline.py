@@ -11,19 +11,15 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
-from data_contracts import ContractViolation, ValidationReport
+from data_contracts import ValidationReport
 from flows.artifacts import (
     SearchProgressArtifact,
-    contract_artifact,
     publish_artifacts,
 )
 from flows.config import PipelineConfig
-from flows.validation import pipeline_contract
-from tasks.augment import Datasets, build_augmenter, make_datasets_task
+from flows.prepare import SearchInputs, prepare_search, search_models
 from tasks.errors import ConfigError
 from tasks.evaluate import Metrics, evaluate_model_task
-from tasks.load import RawData, load_dataset_task, to_examples_task
-from tasks.preprocess import Preprocessing, fit_preprocessing_task
 from tasks.publish import PublishResult, publish_version_task
 from tasks.registry.documents import describe_run, version_documents
 from tasks.registry.model_card import render_model_card
@@ -31,12 +27,10 @@ from tasks.registry.rescore import rescore_champion_task
 from tasks.registry.retry import already_published
 from tasks.registry.run_data import record_data
 from tasks.registry.runs import continued_run, finish_run, start_run
-from tasks.search import SearchResult, run_search_task
-from tasks.split import Splits, split_examples_task
+from tasks.search import SearchResult
 from tasks.tensorboard_logs import write_final_logs_task
 from tasks.tuning.distributed.role import DistributedSearch, ensure_new_search
 from tasks.tuning.progress import listening
-from tasks.validate import champion_data_profile, validate_data_task
 
 
 @dataclass(frozen=True)
@@ -48,17 +42,6 @@ class PipelineResult:
     run_dir: str
     tensorboard_dir: str
     contract_summary: str = ""
-
-
-@dataclass(frozen=True)
-class SearchInputs:
-    """What the search needs, made the same way on a chief and on every worker."""
-
-    raw: RawData
-    report: ValidationReport
-    splits: Splits
-    preprocessing: Preprocessing
-    datasets: Datasets
 
 
 @flow(name="automl", log_prints=True)
@@ -167,88 +150,6 @@ def publish_candidate(
     return published, card
 
 
-def prepare_search(config: PipelineConfig, data_docs_dir: Path) -> SearchInputs:
-    """load -> validate -> split -> preprocess -> augment, up to the search.
-
-    Seeded throughout, so a chief and its workers, each running this on the
-    same config, get the same splits and the same fitted preprocessing.
-    """
-    logger = get_run_logger()
-    data = config.data
-    raw = load_dataset_task(data.source, **data.loader_options())
-    contract = pipeline_contract(config)
-    try:
-        report = validate_data_task(
-            raw,
-            contract,
-            data_docs_dir=data_docs_dir,
-            reference=champion_data_profile(
-                Path(config.output_dir) / "registry", config.name
-            ),
-            **data.reader_options(),
-        )
-    except ContractViolation as violation:
-        contract_artifact(config.name, violation.report)
-        raise
-    contract_artifact(config.name, report)
-    logger.info("%s", report.summary())
-
-    examples = to_examples_task(raw, **data.reader_options())
-    splits = split_examples_task(
-        examples,
-        test_fraction=data.test_fraction,
-        validation_fraction=data.validation_fraction,
-        seed=config.seed,
-    )
-    logger.info(
-        "split by content: %d of %d examples repeat an earlier one's content; "
-        "each group of copies was kept in one split",
-        splits.duplicates,
-        len(splits.y_train) + len(splits.y_val) + len(splits.y_test),
-    )
-    preprocessing = fit_preprocessing_task(
-        splits.x_train,
-        kind=data.kind,
-        max_tokens=data.max_tokens,
-        text_length=data.text_length,
-    )
-    augmenter = None
-    if config.augment.enabled:
-        augmenter = build_augmenter(
-            data.kind,
-            feature_std=_feature_std(preprocessing),
-            seed=config.seed,
-            **config.augment.model_dump(exclude={"enabled"}),
-        )
-    datasets = make_datasets_task(
-        splits,
-        batch_size=config.search.batch_size,
-        augmenter=augmenter,
-        seed=config.seed,
-    )
-    return SearchInputs(raw, report, splits, preprocessing, datasets)
-
-
-def search_models(
-    config: PipelineConfig,
-    inputs: SearchInputs,
-    run_dir: Path,
-    distributed: DistributedSearch | None = None,
-) -> SearchResult | None:
-    """The search stage over `inputs`, its tuner folder in `run_dir/tuner`."""
-    return run_search_task(
-        inputs.datasets,
-        inputs.preprocessing,
-        inputs.splits.num_classes,
-        tuner_dir=run_dir / "tuner",
-        tensorboard_dir=run_dir / "tensorboard",
-        seed=config.seed,
-        distributed=distributed,
-        **config.search.model_dump(exclude={"batch_size"}),
-        **config.train.model_dump(),
-    )
-
-
 def _contract_line(report: ValidationReport) -> str:
     line = (
         f"'{report.contract}' passed {report.evaluated - report.failed} of "
@@ -285,9 +186,3 @@ def _run_id() -> str:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     suffix = (flow_run.id or uuid.uuid4().hex)[:8]
     return f"{stamp}-{suffix}"
-
-
-def _feature_std(preprocessing: Preprocessing) -> list[float] | None:
-    if preprocessing.variance is None:
-        return None
-    return [variance**0.5 for variance in preprocessing.variance]

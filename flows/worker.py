@@ -18,7 +18,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 
 from flows.config import PipelineConfig
-from flows.pipeline import prepare_search, search_models
+from flows.prepare import prepare_search, search_models
 from tasks.errors import ConfigError
 from tasks.registry.run_data import check_worker_data
 from tasks.tuning.distributed.role import DistributedSearch

@@ -7,7 +7,9 @@ Trials are built, compiled and fitted by `tasks.tuning.hypermodel`; the tuner
 from __future__ import annotations
 
 import logging
+import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -33,10 +35,16 @@ from tasks.tuning.distributed.role import (
     strategy_scope,
     tuner_environment,
 )
+from tasks.tuning.ensemble import ensemble_model
 from tasks.tuning.hypermodel import PipelineHyperModel
+from tasks.tuning.ranking import ranked_trials, read_fold_scores
+from tasks.tuning.refit import Publishing, choose_members
 from tasks.tuning.tuner import PipelineTuner, TrialSettings, frozen_gc
 
 logger = logging.getLogger(__name__)
+
+# Without other instructions: the best trial's checkpoint, as it was validated.
+PUBLISH_BEST = Publishing()
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,9 @@ class SearchResult:
     seconds: float = 0.0
     stopped_by_budget: bool = False
     train: dict = field(default_factory=dict)
+    plan: dict = field(default_factory=dict)
+    refit: dict = field(default_factory=dict)
+    ensemble: list[dict] = field(default_factory=list)
 
 
 def run_search(
@@ -61,7 +72,7 @@ def run_search(
     tensorboard_dir: str | Path,
     families: list[str] = ("cnn",),
     tuner: str = "bayesian",
-    max_trials: int = 20,
+    max_trials: int | None = 20,
     epochs: int = 20,
     patience: int = 5,
     time_budget_minutes: float = 10.0,
@@ -74,38 +85,34 @@ def run_search(
     strategy: str = "default",
     backup_seconds: float = 30.0,
     distributed: DistributedSearch | None = None,
+    folds: Sequence[Datasets] = (),
+    publishing: Publishing = PUBLISH_BEST,
+    plan: dict | None = None,
 ) -> SearchResult | None:
     """Search the families' hyperparameters; return the best model found.
 
     Args:
         datasets: train and validation pipelines (the test split never enters).
-        preprocessing: fitted preprocessing, placed inside every model.
-        num_classes: the number of classes.
-        tuner_dir: the Keras Tuner project folder (trials, checkpoints).
-        tensorboard_dir: one folder per trial with scalars and HParams.
-        families: names in `model_builders.BUILDERS`.
-        tuner: `random`, `bayesian` or `hyperband`.
-        max_trials: at most this many trials (hyperband sizes itself by epochs).
-        epochs: at most this many epochs per trial; early stopping may end sooner.
-        patience: epochs without improvement before a trial stops early.
-        time_budget_minutes: no new trial starts, and a running one stops at
-            its next epoch end, once this much wall time has passed.
-        objective: `val_f1_macro`, `val_accuracy` or `val_loss`.
-        seed: seeds the tuner's sampling.
+        preprocessing, num_classes: the fitted preprocessing inside every
+            model; the number of classes.
+        tuner_dir, tensorboard_dir: the Keras Tuner project folder, and one
+            folder per trial with scalars and HParams.
+        families, tuner, objective: as in the config's `search` section.
+        max_trials: at most this many trials; None: what the budget allows.
+        epochs, patience: per trial; early stopping after `patience` epochs.
+        time_budget_minutes: no trial starts past it; a running one stops.
+        seed: seeds the tuner's sampling, the weights and the refits.
         batch_size: unused; the batch size is set by the datasets.
-        xla: `auto` (on GPU for the families whose module allows it), `on`
-            or `off`.
-        precision: `auto` (mixed bfloat16 on GPUs that have it), `float32`,
-            `mixed_bfloat16` or `mixed_float16`.
-        steps_per_execution: batches per compiled step.
-        strategy: `default`, or `mirrored` to build and fit each trial under
-            `tf.distribute.MirroredStrategy` (all local GPUs).
-        backup_seconds: a running trial backs itself up (the point a resume
-            goes on from) at the first epoch end this long after its last
-            backup; 0 backs up every epoch.
+        xla, precision, steps_per_execution, strategy, backup_seconds: as the
+            config's `train` section (`flows.config_sections.TrainConfig`).
         distributed: this process's part in a distributed search (see
             `tasks.tuning.distributed.role`); None searches alone. A worker
             returns None: the chief keeps the results.
+        folds: cross-validation's pipelines: a trial trains once per fold
+            and scores their mean; empty: `datasets`' validation split.
+        publishing: how many of the best trials the published model
+            averages, and whether they are refit (`tasks.tuning.refit`).
+        plan: how the search was sized (`tasks.tuning.plan`), for the record.
 
     Raises:
         ConfigError: an unknown family or tuner.
@@ -126,12 +133,17 @@ def run_search(
             tuner_dir,
             tensorboard_dir,
             settings,
-            TrialSettings(epochs=epochs, backup_seconds=backup_seconds),
+            TrialSettings(
+                epochs, backup_seconds, tuple(folds), publishing.ensemble_size
+            ),
             distribution_strategy(strategy),
             distributed,
         )
         result = _search(search_tuner, datasets, epochs, objective)
-    return None if result is None else replace(result, train=_train(policy, hypermodel))
+        if result is None:
+            return None
+        result = _publishable(search_tuner, result, publishing, seed)
+    return replace(result, train=_train(policy, hypermodel), plan=dict(plan or {}))
 
 
 def _train(policy: str, hypermodel: PipelineHyperModel) -> dict:
@@ -181,14 +193,9 @@ def _search(
         if not best_trials or best_trials[0].score is None:
             reason = "no trial produced a score"
             raise SearchError(_failure_report(search_tuner, reason))
-        best = best_trials[0]
-        model = search_tuner.get_best_models(1)[0]
-        # Build the optimizer's slots so the saved model reloads without a
-        # "skipping optimizer variables" warning.
-        with strategy_scope(search_tuner.distribution_strategy):
-            model.optimizer.build(model.trainable_variables)
+        best = ranked_trials(search_tuner)[0]
     return SearchResult(
-        model=model,
+        model=None,
         hyperparameters=dict(best.hyperparameters.values),
         best_score=float(best.score),
         objective=objective,
@@ -198,25 +205,53 @@ def _search(
     )
 
 
+def _publishable(
+    search_tuner: PipelineTuner,
+    result: SearchResult,
+    publishing: Publishing,
+    seed: int,
+) -> SearchResult:
+    """`result` with the model to publish: the best trial, or the best few
+    averaged, refit or as searched (`publishing`)."""
+    ranked = ranked_trials(search_tuner)
+    with warnings.catch_warnings(), frozen_gc():
+        warnings.filterwarnings("ignore", message=".*Skipping variable loading.*")
+        members = choose_members(search_tuner, ranked, publishing, seed)
+        with strategy_scope(search_tuner.distribution_strategy):
+            model = ensemble_model(members.models)
+            # Build the optimizer's slots so the saved model reloads without
+            # a "skipping optimizer variables" warning.
+            model.optimizer.build(model.trainable_variables)
+    return replace(result, model=model, refit=members.refit, ensemble=members.described)
+
+
 def _leaderboard(search_tuner: kt.Tuner) -> list[dict]:
+    """Every trial, best first as the search ranks them (`ranked_trials`)."""
+    order = {t.trial_id: i for i, t in enumerate(ranked_trials(search_tuner))}
     rows = []
     for trial_id, trial in search_tuner.oracle.trials.items():
         values = dict(trial.hyperparameters.values)
+        folds = read_fold_scores(search_tuner.get_trial_dir(trial_id))
         rows.append(
             {
                 "trial": trial_id,
                 "family": values.pop("family", None),
                 "status": trial.status,
                 "score": trial.score,
+                "score_std": round(folds.spread, 4) if folds else None,
+                "fold_scores": [round(v, 4) for v in folds.scores] if folds else [],
+                "val_loss": _finite(folds.val_loss) if folds else None,
                 "best_epoch": trial.best_step,
                 "seconds": round(search_tuner.trial_seconds.get(trial_id, 0.0), 2),
                 "hyperparameters": values,
             }
         )
-    direction = search_tuner.oracle.objective.direction
-    scored = [r for r in rows if r["score"] is not None]
-    scored.sort(key=lambda r: r["score"], reverse=direction == "max")
-    return scored + [r for r in rows if r["score"] is None]
+    rows.sort(key=lambda r: order.get(r["trial"], len(order)))
+    return rows
+
+
+def _finite(value: float) -> float | None:
+    return round(value, 4) if math.isfinite(value) else None
 
 
 def _failure_report(search_tuner: kt.Tuner, reason: str) -> str:

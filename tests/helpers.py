@@ -46,6 +46,7 @@ def tiny_pipeline_config(tmp_path: Path, families=("cnn",), max_trials: int = 1)
         search={
             "tuner": "random",
             "families": list(families),
+            "validation": "holdout",
             "max_trials": max_trials,
             "epochs": 1,
             "patience": 1,
@@ -69,7 +70,8 @@ def write_tiny_config(
     path.write_text(
         f"name: {name}\n"
         f"data:\n  source: {source}\n  kind: image\n"
-        f"search:\n  tuner: random\n  max_trials: 1\n  epochs: {epochs}\n"
+        "search:\n  tuner: random\n  validation: holdout\n"
+        f"  max_trials: 1\n  epochs: {epochs}\n"
         "  time_budget_minutes: 1\n"
         f"output_dir: {output_dir}\n"
     )

@@ -84,6 +84,10 @@ def describe_run(
             "best_score": search.best_score,
             "hyperparameters": search.hyperparameters,
             "train": search.train,
+            "training": search.plan.get("training"),
+            "validation": search.plan.get("validation"),
+            "refit": {"mode": config["search"].get("refit"), **search.refit},
+            "ensemble": search.ensemble,
         },
         leaderboard=search.leaderboard,
         lineage={

@@ -86,17 +86,43 @@ def _search_section(search: dict, leaderboard: list[dict]) -> list[str]:
         + (" (stopped by the time budget)" if search["stopped_by_budget"] else ""),
         f"- Best validation {search['objective']}: {search['best_score']:.4f}",
         f"- Best hyperparameters: `{json.dumps(search['hyperparameters'])}`",
+        *_plan_lines(search),
         "",
-        "| trial | family | score | best epoch | seconds | status |",
-        "|---|---|---|---|---|---|",
+        "| trial | family | score | spread | best epoch | seconds | status |",
+        "|---|---|---|---|---|---|---|",
     ]
     for row in leaderboard[:10]:
         score = "-" if row["score"] is None else f"{row['score']:.4f}"
+        spread = row.get("score_std")
+        spread = "-" if spread is None else f"±{spread:.4f}"
         lines.append(
-            f"| {row['trial']} | {row['family']} | {score} | {row['best_epoch']} "
-            f"| {row['seconds']} | {row['status']} |"
+            f"| {row['trial']} | {row['family']} | {score} | {spread} "
+            f"| {row['best_epoch']} | {row['seconds']} | {row['status']} |"
         )
     return [*lines, ""]
+
+
+def _plan_lines(search: dict) -> list[str]:
+    """Validation scheme, training length, refit and ensemble, when recorded."""
+    lines = []
+    if validation := search.get("validation"):
+        lines.append(f"- Validation: {validation['reason']}")
+    if training := search.get("training"):
+        lines.append(
+            f"- Training: up to {training['epochs']} epochs, patience "
+            f"{training['patience']}, batch {training['batch_size']}"
+        )
+    refit = search.get("refit") or {}
+    if refit.get("ran"):
+        lines.append(
+            f"- Refit on {refit['examples']} train+validation examples "
+            f"({refit['seconds']:.0f} s)"
+        )
+    if members := search.get("ensemble"):
+        named = ", ".join(f"trial {m['trial']} ({m['family']})" for m in members)
+        kind = "Ensemble (mean of probabilities)" if len(members) > 1 else "Model"
+        lines.append(f"- {kind}: {named}")
+    return lines
 
 
 def _metrics_section(metrics: Metrics) -> list[str]:

@@ -67,12 +67,62 @@ class DeadlineOracle:
         return super().populate_space(trial_id)
 
 
-class RandomSearchOracle(DeadlineOracle, kt.oracles.RandomSearchOracle):
+class DefaultsFirst:
+    """Mixed into an oracle: the first trial runs the search space's defaults.
+
+    Keras Tuner's random and Bayesian oracles sample the first trial at
+    random; the families' defaults are their strong, published settings, so
+    a search that affords one trial gets those.
+    """
+
+    def populate_space(self, trial_id):
+        if self.trials or self.budget.expired():
+            return super().populate_space(trial_id)
+        defaults = kt.HyperParameters()
+        for hp in self.hyperparameters.space:
+            defaults.merge([hp])
+            if defaults.is_active(hp):
+                defaults.values[hp.name] = hp.default
+        return {"status": TrialStatus.RUNNING, "values": defaults.values}
+
+
+class RandomSearchOracle(DefaultsFirst, DeadlineOracle, kt.oracles.RandomSearchOracle):
     """Keras Tuner's random search, within the budget."""
 
 
-class BayesianOptimizationOracle(DeadlineOracle, kt.oracles.BayesianOptimizationOracle):
-    """Keras Tuner's Bayesian optimization, within the budget."""
+class BayesianOptimizationOracle(
+    DefaultsFirst, DeadlineOracle, kt.oracles.BayesianOptimizationOracle
+):
+    """Keras Tuner's Bayesian optimization, within the budget.
+
+    Keras Tuner samples at random until `3 x (number of hyperparameters)`
+    trials have completed: a budget that fits a dozen trials would never
+    leave the random phase. Unless `num_initial_points` is given, this oracle
+    ends it after about a third of the trials the budget is expected to fit
+    (the budget over the mean time of the trials so far), and at least 2.
+    """
+
+    @property
+    def num_initial_points(self) -> int | None:
+        if self.configured_initial_points:
+            return self.configured_initial_points
+        done = sum(t.status == "COMPLETED" for t in self.trials.values())
+        ceiling = max(3 * len(self.hyperparameters.space), 3)
+        if not done or not self.budget.used():
+            return ceiling
+        expected = self.budget.seconds / (self.budget.used() / done)
+        return int(min(ceiling, max(2, expected // 3)))
+
+    @num_initial_points.setter
+    def num_initial_points(self, value: int | None) -> None:
+        # Keras Tuner's constructor and `set_state` assign the configured value.
+        self.configured_initial_points = value
+
+    def get_state(self):
+        # The configured value, not today's estimate: a resumed search adapts.
+        state = super().get_state()
+        state["num_initial_points"] = self.configured_initial_points
+        return state
 
 
 class HyperbandOracle(DeadlineOracle, kt.oracles.HyperbandOracle):
@@ -86,14 +136,14 @@ def make_oracle(
     tuner: str,
     budget: SearchBudget,
     objective: kt.Objective,
-    max_trials: int,
+    max_trials: int | None,
     epochs: int,
     seed: int,
 ) -> DeadlineOracle:
     """The oracle for `search.tuner`, keeping `budget`.
 
     Hyperband sizes itself by `epochs` (brackets of factor 3); the others try
-    at most `max_trials` trials.
+    at most `max_trials` trials, or, with None, as many as the budget allows.
 
     Raises:
         ConfigError: an unknown tuner.
@@ -101,7 +151,7 @@ def make_oracle(
     common = dict(
         objective=objective,
         seed=seed,
-        max_consecutive_failed_trials=max(3, max_trials),
+        max_consecutive_failed_trials=max(3, max_trials or 3),
         budget=budget,
     )
     if tuner == "random":

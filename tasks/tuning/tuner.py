@@ -38,6 +38,7 @@ from tasks.tuning.distributed.chief import ChiefPart
 from tasks.tuning.distributed.role import DistributedSearch, SearchPart
 from tasks.tuning.distributed.worker import WorkerPart
 from tasks.tuning.progress import SearchProgress, oracle_progress, report
+from tasks.tuning.ranking import fold_scores, ranked_trials, write_fold_scores
 from tasks.tuning.resume import CLOCK_FILE, TrialBackup, read_search_clock
 
 # The search's own lines ("trial 3 (cnn) val_f1_macro=..."), under its name.
@@ -68,10 +69,16 @@ class TrialSettings:
         epochs: at most this many epochs per trial.
         backup_seconds: a running trial backs itself up at the first epoch
             end this long after its last backup; 0 backs up every epoch.
+        folds: cross-validation's (train, validation) pipelines; a trial
+            trains once per fold and scores their mean. Empty: the one
+            validation split `search` is given.
+        keep_checkpoints: how many of the best trials keep their weights.
     """
 
     epochs: int
     backup_seconds: float = 30.0
+    folds: Sequence = ()
+    keep_checkpoints: int = 1
 
 
 class SearchAlone:
@@ -128,9 +135,8 @@ class PipelineTuner(kt.Tuner):
         role: DistributedSearch | None = None,
         **kwargs,
     ):
-        # Keras Tuner's concrete tuners (Hyperband, ...) build their own oracle
-        # in their constructors; here it is injected, so `kt.Tuner`'s
-        # constructor is called directly and only their trial logic inherited.
+        # Concrete tuners (Hyperband, ...) build their own oracle; here it is
+        # injected, so only their trial logic is inherited.
         kt.Tuner.__init__(self, oracle=oracle, hypermodel=hypermodel, **kwargs)
         self.budget = budget
         self.settings = settings
@@ -175,6 +181,31 @@ class PipelineTuner(kt.Tuner):
         self.part.search(self, run_trials)
 
     def run_trial(self, trial, *args, **kwargs):
+        if self.settings.folds:
+            histories = self._cross_validate(trial, **kwargs)
+        else:
+            histories = self._train_once(trial, *args, **kwargs)
+        objective = self.oracle.objective
+        folds = fold_scores(histories, objective.name, objective.direction)
+        write_fold_scores(self.get_trial_dir(trial.trial_id), folds)
+        return histories
+
+    def _cross_validate(self, trial, **kwargs) -> list:
+        """Train once per fold; a trial cut by the budget keeps the folds it ran.
+
+        Folds are not backed up: an interrupted trial starts again on resume.
+        """
+        kwargs.pop("validation_data", None)
+        histories = []
+        for fold in self.settings.folds:
+            if histories and self.budget.expired():
+                break
+            histories += super().run_trial(
+                trial, fold.train, validation_data=fold.validation, **kwargs
+            )
+        return histories
+
+    def _train_once(self, trial, *args, **kwargs) -> list:
         # The backup is the point a resume goes on from; the hypermodel's
         # `fit` wires it to the trial's other callbacks.
         backup = TrialBackup(
@@ -190,7 +221,7 @@ class PipelineTuner(kt.Tuner):
                 backup.resume_epoch,
             )
         kwargs["callbacks"] = [*kwargs.get("callbacks", []), backup]
-        return super().run_trial(trial, *args, **kwargs)
+        return list(super().run_trial(trial, *args, **kwargs))
 
     def on_trial_begin(self, trial) -> None:
         self.trial_seconds.setdefault(trial.trial_id, time.monotonic())
@@ -229,11 +260,8 @@ class PipelineTuner(kt.Tuner):
         return self.part.progress(self, event, trial, epoch)
 
     def epoch_progress(self, epoch: int) -> SearchProgress:
-        """The running trial's begin event, moved on to `epoch`.
-
-        Counts and best score do not change within a trial, so an epoch
-        end does not ask the oracle again.
-        """
+        """The running trial's begin event, moved on to `epoch` (counts and
+        best score do not change within a trial: the oracle is not asked)."""
         return replace(self.trial_begun, event="epoch_end", epoch=epoch)
 
     def save_clock(self) -> None:
@@ -244,13 +272,15 @@ class PipelineTuner(kt.Tuner):
         )
 
     def prune_checkpoints(self, ended: str) -> None:
-        """Delete the weights of `ended` and of the previous best, unless best.
+        """Delete the weights of `ended` and of earlier best trials, unless
+        among the `keep_checkpoints` best.
 
         Keras Tuner keeps every trial's weights; a long search fills disks.
         """
         if not self.prunes_checkpoints:
             return
-        best = {t.trial_id for t in self.oracle.get_best_trials(1)}
+        ranked = ranked_trials(self)[: self.settings.keep_checkpoints]
+        best = {t.trial_id for t in ranked}
         self.kept_checkpoints.add(ended)
         for trial_id in self.kept_checkpoints - best:
             path = checkpoint_path(self, trial_id)

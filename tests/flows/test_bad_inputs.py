@@ -24,7 +24,13 @@ from flows.config import PipelineConfig
 from flows.pipeline import automl_pipeline
 
 NAME = "corpus"
-QUICK_SEARCH = {"tuner": "random", "max_trials": 1, "epochs": 1, "patience": 1}
+QUICK_SEARCH = {
+    "tuner": "random",
+    "validation": "holdout",
+    "max_trials": 1,
+    "epochs": 1,
+    "patience": 1,
+}
 WORDS = {"ham": "see you at lunch later home", "spam": "win free cash prize claim now"}
 
 

@@ -25,6 +25,7 @@ def test_a_two_minute_budget_ends_the_search_on_time_and_publishes(
         # Many long trials that never stop early: only the budget can end it.
         search={
             "tuner": "random",
+            "validation": "holdout",
             "max_trials": 500,
             "epochs": 500,
             "patience": 500,

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+import yaml
 
 from flows.config import PipelineConfig, demo_config, load_config, parse_config
 from tasks.errors import ConfigError
@@ -8,8 +9,18 @@ from tasks.errors import ConfigError
 EXAMPLES = Path(__file__).parents[2] / "examples"
 
 
-def test_example_config_matches_the_built_in_demo():
-    assert load_config(EXAMPLES / "digits.yaml") == demo_config()
+def test_example_config_reads_the_demo_data():
+    assert load_config(EXAMPLES / "digits.yaml").data == demo_config().data
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.yaml")), ids=lambda p: p.stem)
+def test_examples_set_only_the_data_and_the_budget(path):
+    """Everything else is a default that adapts to the data (issue: zero-config)."""
+    raw = yaml.safe_load(path.read_text())
+    assert set(raw) == {"name", "data", "search"}
+    assert set(raw["search"]) == {"time_budget_minutes"}
+    config = load_config(path)
+    assert config.search.epochs is None and config.search.max_trials is None
 
 
 def test_config_is_frozen():
@@ -63,7 +74,9 @@ def test_invalid_configs(raw, match):
 def test_defaults_follow_the_design():
     config = PipelineConfig(name="x")
     assert config.data.source == "sklearn:digits"
-    assert config.search.objective == "val_f1_macro"
+    # Unset search settings are resolved from the data (tasks/tuning/plan.py).
+    assert config.search.objective is None and config.search.epochs is None
+    assert config.search.validation == "auto" and config.search.refit == "auto"
     assert config.publish.metric == "f1_macro"
     assert config.output_dir == "automl-output"
 

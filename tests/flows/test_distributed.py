@@ -43,6 +43,7 @@ def _config(tmp_path: Path, max_trials: int = TRIALS) -> Path:
         "augment": {"enabled": False},
         "search": {
             "tuner": "random",
+            "validation": "holdout",
             "max_trials": max_trials,
             "epochs": 2,
             "patience": 1,

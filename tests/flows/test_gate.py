@@ -37,7 +37,13 @@ def _write_run(tmp: Path, output: Path, x, y, **publish) -> Path:
         "name": NAME,
         "data": {"source": str(tmp / "data.npz"), "kind": "image"},
         "augment": {"enabled": False},
-        "search": {"tuner": "random", "max_trials": 1, "epochs": 2, "patience": 1},
+        "search": {
+            "tuner": "random",
+            "validation": "holdout",
+            "max_trials": 1,
+            "epochs": 2,
+            "patience": 1,
+        },
         "publish": publish,
         "output_dir": str(output),
     }

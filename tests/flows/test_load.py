@@ -183,7 +183,13 @@ def _write_pipeline(tmp_path: Path, i: int) -> tuple[Path, np.ndarray, np.ndarra
         "name": f"pipe{i}",
         "data": {"source": str(source), "kind": "image"},
         "augment": {"enabled": False},
-        "search": {"tuner": "random", "max_trials": 1, "epochs": 4, "patience": 2},
+        "search": {
+            "tuner": "random",
+            "validation": "holdout",
+            "max_trials": 1,
+            "epochs": 4,
+            "patience": 2,
+        },
         "output_dir": str(tmp_path / "out"),
     }
     path = tmp_path / f"pipe{i}.yaml"

@@ -22,7 +22,13 @@ from flows.cli.main import app
 from flows.config import PipelineConfig
 from flows.pipeline import automl_pipeline
 
-QUICK_SEARCH = {"tuner": "random", "max_trials": 1, "epochs": 2, "patience": 1}
+QUICK_SEARCH = {
+    "tuner": "random",
+    "validation": "holdout",
+    "max_trials": 1,
+    "epochs": 2,
+    "patience": 1,
+}
 
 
 def _quick_config(output_dir: Path, **data) -> PipelineConfig:

@@ -38,6 +38,7 @@ def _run(tmp_path: Path, precision: str) -> tuple[float, Path]:
         search={
             "families": ["cnn"],
             "tuner": "random",
+            "validation": "holdout",
             "max_trials": 1,
             "epochs": 10,
             "patience": 10,

@@ -66,6 +66,7 @@ def test_a_search_killed_during_trial_4_resumes_at_its_last_saved_epoch(tmp_path
         "search": {
             "tuner": "random",
             "families": ["cnn"],
+            "validation": "holdout",
             "max_trials": 6,
             "epochs": EPOCHS,
             "patience": EPOCHS,

@@ -274,6 +274,7 @@ def test_run_refuses_to_rescore_a_crafted_champion_and_publishes_nothing(
                 "augment": {"enabled": False},
                 "search": {
                     "tuner": "random",
+                    "validation": "holdout",
                     "max_trials": 1,
                     "epochs": 1,
                     "patience": 1,

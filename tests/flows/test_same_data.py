@@ -46,7 +46,12 @@ def failed_run(prefect_harness, tmp_path_factory):
             name="tiny",
             data={"source": str(source), "kind": "image"},
             augment={"enabled": False},
-            search={"tuner": "random", "families": ["always_fails"], "max_trials": 1},
+            search={
+                "tuner": "random",
+                "families": ["always_fails"],
+                "validation": "holdout",
+                "max_trials": 1,
+            },
             output_dir=str(tmp_path / "out"),
         )
         with pytest.raises(Exception, match="the node went away"):

@@ -114,7 +114,13 @@ def tiny_run(prefect_harness, tmp_path_factory) -> Path:
         name="pets",
         data={"source": str(output / "pets.npz"), "kind": "image"},
         augment={"enabled": False},
-        search={"tuner": "random", "max_trials": 2, "epochs": 1, "patience": 1},
+        search={
+            "tuner": "random",
+            "validation": "holdout",
+            "max_trials": 2,
+            "epochs": 1,
+            "patience": 1,
+        },
         output_dir=str(output),
     )
     result = automl_pipeline(config)

@@ -1,0 +1,152 @@
+"""The published model's members: the best trials, refit or as searched.
+
+Refit (as AutoKeras and AutoGluon do) builds each chosen configuration afresh
+and trains it on train+validation for its best number of epochs: the data
+the validation split or the folds held back is not wasted. Without refit,
+a member is its trial's best checkpoint. Several members are averaged into
+one model by `tasks.tuning.ensemble`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import keras
+import keras_tuner as kt
+
+from tasks.augment import Datasets
+from tasks.tuning.callbacks import FailOnNonFinite
+from tasks.tuning.distributed.role import strategy_scope
+from tasks.tuning.ranking import read_fold_scores
+
+logger = logging.getLogger("tasks.search")
+
+# How far behind the best trial an ensemble member may score: two points of
+# accuracy or F1, or a tenth of the best validation loss (beyond the best
+# trial's own spread over folds).
+SCORE_MARGIN = 0.02
+LOSS_MARGIN = 0.1
+
+
+@dataclass(frozen=True)
+class Publishing:
+    """What a search publishes.
+
+    Attributes:
+        ensemble_size: the published model averages this many best trials.
+        close_to_best: keep only members within the best trial's noise
+            (`close_to_best`); off when the size was asked for explicitly.
+        refit_data: train+validation pipelines to retrain the members on;
+            None keeps each trial's best checkpoint.
+    """
+
+    ensemble_size: int = 1
+    close_to_best: bool = True
+    refit_data: Datasets | None = None
+
+
+@dataclass(frozen=True)
+class Members:
+    """The chosen trials' models and what was done to get them."""
+
+    models: list[keras.Model]
+    described: list[dict] = field(default_factory=list)
+    refit: dict = field(default_factory=dict)
+
+
+def choose_members(tuner, ranked: list, publishing: Publishing, seed: int) -> Members:
+    """The best trials' models, as `publishing` says.
+
+    Args:
+        tuner: the search's tuner (its hypermodel builds, its folders hold
+            each trial's fold scores and checkpoints).
+        ranked: the scored trials, best first (`tasks.tuning.ranking`).
+        publishing: how many members, which, and whether they are refit;
+            fewer members when fewer trials scored.
+        seed: member `i` is built and trained with seed `seed + i`.
+    """
+    if publishing.close_to_best:
+        ranked = close_to_best(tuner, ranked)
+    chosen = ranked[: publishing.ensemble_size]
+    refit_data = publishing.refit_data
+    started = time.monotonic()
+    models, described = [], []
+    for index, trial in enumerate(chosen):
+        folds = read_fold_scores(tuner.get_trial_dir(trial.trial_id))
+        epochs = folds.epochs if folds else (trial.best_step or 0) + 1
+        model = None
+        if refit_data is not None:
+            model = _refit(tuner, trial, refit_data, epochs, seed + index)
+        models.append(model or tuner.load_model(trial))
+        described.append(
+            {
+                "trial": trial.trial_id,
+                "family": trial.hyperparameters.values.get("family"),
+                "score": trial.score,
+                "epochs": epochs if refit_data is not None else None,
+                "refit": model is not None,
+            }
+        )
+    seconds = time.monotonic() - started
+    refit = {
+        "ran": refit_data is not None,
+        "members": len(models),
+        "examples": _examples(refit_data),
+        "seconds": round(seconds, 2),
+    }
+    return Members(models, described, refit)
+
+
+def close_to_best(tuner, ranked: list) -> list:
+    """The ranked trials that scored within the best one's noise.
+
+    A member far behind the best would pull the average down: a trial is
+    kept when its score is within the best trial's spread over its folds, or
+    within `SCORE_MARGIN` (accuracy-like objectives) or `LOSS_MARGIN` of the
+    best loss (a loss objective), whichever is wider.
+    """
+    if not ranked:
+        return []
+    best = ranked[0]
+    folds = read_fold_scores(tuner.get_trial_dir(best.trial_id))
+    spread = folds.spread if folds else 0.0
+    if tuner.oracle.objective.direction == "min":
+        limit = best.score + max(spread, LOSS_MARGIN * abs(best.score))
+        return [t for t in ranked if t.score <= limit]
+    limit = best.score - max(spread, SCORE_MARGIN)
+    return [t for t in ranked if t.score >= limit]
+
+
+def _refit(tuner, trial, data: Datasets, epochs: int, seed: int) -> keras.Model | None:
+    """The trial's configuration trained afresh; None when it diverged."""
+    keras.utils.set_random_seed(seed)
+    with strategy_scope(tuner.distribution_strategy):
+        model = tuner.hypermodel.build(trial.hyperparameters)
+    logger.info(
+        "refit trial %s (%s) on %d train+validation examples for %d epoch(s)",
+        trial.trial_id,
+        trial.hyperparameters.values.get("family"),
+        data.num_train,
+        epochs,
+    )
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*shuffle=True.*")
+        try:
+            model.fit(
+                data.train, epochs=epochs, verbose=0, callbacks=[FailOnNonFinite()]
+            )
+        except kt.errors.FailedTrialError as exc:
+            logger.warning(
+                "refit of trial %s diverged (%s); its searched checkpoint is used",
+                trial.trial_id,
+                exc,
+            )
+            return None
+    return model
+
+
+def _examples(data: Datasets | None) -> int | None:
+    return None if data is None else data.num_train
