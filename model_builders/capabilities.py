@@ -18,6 +18,12 @@ class Capabilities:
         xla: whether XLA (`jit_compile`) may compile the family's models on a
             GPU. False for LSTMs: Keras picks the cuDNN kernel on GPU, which
             XLA cannot compile.
+        raw_text: whether the family reads the raw strings and vectorizes
+            them itself (from the vocabularies in its `InputSpec`), instead
+            of the token ids of the fitted preprocessing layer.
+        kinds: the data kinds the family can build a model for.
     """
 
     xla: bool = False
+    raw_text: bool = False
+    kinds: tuple[str, ...] = ("image", "sequence", "text")

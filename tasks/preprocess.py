@@ -7,16 +7,22 @@ float32 under every dtype policy: under `mixed_bfloat16` it would round raw
 inputs to 8 significant bits first (1001 and 1000 become one value), so a
 series offset by 1e3 would lose everything below 4. The family's first layer
 casts the small normalised values to the policy's compute dtype.
+
+Texts also get word and character n-gram vocabularies with their inverse
+document frequencies, for families that read the raw strings and build their
+own TF-IDF layers (`model_builders.ngram`); they are lowercased only, so
+currency signs, digits and punctuation stay features.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import keras
 import numpy as np
 
 from model_builders import InputSpec
+from model_builders.ngram import NGRAM_SETTINGS
 from tasks.stage import stage
 
 
@@ -30,6 +36,9 @@ class Preprocessing:
         mean, variance: per-channel or per-feature statistics (images, sequences).
         vocabulary: the tokens learnt from the training texts (text).
         text_length: tokens kept per text (text).
+        ngram_vocabulary, ngram_idf: word 1- and 2-grams and their inverse
+            document frequencies (text; no special tokens).
+        char_vocabulary, char_idf: character 1- to 4-grams and theirs (text).
     """
 
     kind: str
@@ -38,6 +47,11 @@ class Preprocessing:
     variance: list[float] | None = None
     vocabulary: list[str] | None = None
     text_length: int | None = None
+    # Tens of thousands of entries each: kept out of the repr.
+    ngram_vocabulary: list[str] | None = field(default=None, repr=False)
+    ngram_idf: list[float] | None = field(default=None, repr=False)
+    char_vocabulary: list[str] | None = field(default=None, repr=False)
+    char_idf: list[float] | None = field(default=None, repr=False)
 
     def inputs(self) -> keras.KerasTensor:
         """The model's raw input: floats, or one string per example."""
@@ -69,6 +83,10 @@ class Preprocessing:
                 kind="text",
                 shape=(self.text_length,),
                 vocab_size=len(self.vocabulary) + 2,
+                ngram_vocabulary=_tuple(self.ngram_vocabulary),
+                ngram_idf=_tuple(self.ngram_idf),
+                char_vocabulary=_tuple(self.char_vocabulary),
+                char_idf=_tuple(self.char_idf),
             )
         return InputSpec(kind=self.kind, shape=self.input_shape)
 
@@ -84,18 +102,25 @@ def fit_preprocessing(
     Images and sequences get mean and variance over every axis but the last
     (NaN padding ignored; a constant channel gets variance 1, not a division
     by zero). Texts get a vocabulary of at most `max_tokens` tokens, and are
-    cut or padded to `text_length` tokens (None: `covering_length`).
+    cut or padded to `text_length` tokens (None: `covering_length`), and
+    word and character n-gram vocabularies with idf weights (`fit_ngrams`).
     """
     input_shape = tuple(x_train.shape[1:])
     if kind == "text":
         vectorizer = keras.layers.TextVectorization(max_tokens=max_tokens)
         vectorizer.adapt(np.asarray(x_train, dtype=object))
         vocabulary = [str(token) for token in vectorizer.get_vocabulary()[2:]]
+        ngram_vocabulary, ngram_idf = fit_ngrams(x_train, "words")
+        char_vocabulary, char_idf = fit_ngrams(x_train, "chars")
         return Preprocessing(
             kind,
             input_shape,
             vocabulary=vocabulary,
             text_length=text_length or covering_length(x_train),
+            ngram_vocabulary=ngram_vocabulary,
+            ngram_idf=ngram_idf,
+            char_vocabulary=char_vocabulary,
+            char_idf=char_idf,
         )
     flat = x_train.reshape(-1, x_train.shape[-1]).astype("float64")
     mean = np.nan_to_num(np.nanmean(flat, axis=0))
@@ -104,6 +129,50 @@ def fit_preprocessing(
     return Preprocessing(
         kind, input_shape, mean=mean.tolist(), variance=variance.tolist()
     )
+
+
+# Most frequent n-grams kept per branch (words, characters), as in Google's
+# text classification guide (its top 20,000 features).
+NGRAM_TOKENS = 20000
+_BATCH_SIZE = 256
+
+
+def fit_ngrams(
+    texts: np.ndarray, branch: str, max_tokens: int = NGRAM_TOKENS
+) -> tuple[list[str], list[float]]:
+    """The `max_tokens` most frequent n-grams of `texts` and their idf weights.
+
+    `branch` is "words" or "chars" (`model_builders.ngram.NGRAM_SETTINGS`).
+    Keras adapts the vocabulary; the document frequencies come from a
+    `multi_hot` pass of the same layer, and the weights from Keras's own
+    formula, `log(1 + num_documents / (1 + document_frequency))` in float32,
+    so `TextVectorization(output_mode="tf_idf", vocabulary=..., idf_weights=
+    ...)` computes what a `tf_idf` layer adapted on `texts` computes, many
+    times faster than adapting one.
+
+    Returns:
+        The vocabulary without special tokens, most frequent first, and one
+        idf weight per entry.
+    """
+    texts = np.asarray([str(text) for text in texts], dtype=object)
+    vectorizer = keras.layers.TextVectorization(
+        output_mode="multi_hot", max_tokens=max_tokens, **NGRAM_SETTINGS[branch]
+    )
+    vectorizer.adapt(texts, batch_size=_BATCH_SIZE)
+    # Column 0 counts out-of-vocabulary n-grams; the vocabulary follows.
+    vocabulary = [str(token) for token in vectorizer.get_vocabulary()[1:]]
+    if not vocabulary:  # blank texts: nothing to count, and Keras cannot look up
+        return [], []
+    frequency = np.zeros(len(vocabulary) + 1, dtype="int64")
+    for start in range(0, len(texts), _BATCH_SIZE):
+        present = vectorizer(texts[start : start + _BATCH_SIZE])
+        frequency += keras.ops.convert_to_numpy(present).sum(axis=0).astype("int64")
+    idf = np.log(1.0 + len(texts) / (1.0 + frequency[1:])).astype("float32")
+    return vocabulary, [float(weight) for weight in idf]
+
+
+def _tuple(values: list | None) -> tuple | None:
+    return None if values is None else tuple(values)
 
 
 # Texts are cut to the length that covers this share of training texts whole.

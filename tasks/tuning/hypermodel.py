@@ -11,7 +11,7 @@ from __future__ import annotations
 import keras
 import keras_tuner as kt
 
-from model_builders import BUILDERS
+from model_builders import BUILDERS, capabilities
 from tasks.preprocess import Preprocessing
 from tasks.tuning.callbacks import BestEpochInMemory
 from tasks.tuning.compat import SaveBestEpoch
@@ -54,7 +54,10 @@ class PipelineHyperModel(kt.HyperModel):
             "learning_rate", 1e-4, 1e-2, sampling="log", default=2e-3
         )
         inputs = self.preprocessing.inputs()
-        outputs = body(self.preprocessing.layer()(inputs))
+        if capabilities(family).raw_text:
+            outputs = body(inputs)  # the family vectorizes the strings itself
+        else:
+            outputs = body(self.preprocessing.layer()(inputs))
         model = keras.Model(inputs, outputs, name=f"automl_{family}")
         compile_model(
             model,

@@ -15,10 +15,11 @@ def test_every_family_declares_its_capabilities_in_its_module(family):
     assert capabilities(family) is module.CAPABILITIES
 
 
-def test_xla_is_off_for_the_lstm_only():
+def test_xla_is_off_for_the_lstm_and_ngram_only():
     assert {f: capabilities(f).xla for f in BUILDERS} == {
         "cnn": True,
         "lstm": False,
+        "ngram": False,
         "transformer": True,
     }
 
@@ -29,3 +30,12 @@ def test_a_family_that_declares_nothing_gets_the_defaults(monkeypatch):
 
     monkeypatch.setitem(model_builders.BUILDERS, "plain", build)
     assert capabilities("plain") == Capabilities(xla=False)
+    assert not capabilities("plain").raw_text
+    assert capabilities("plain").kinds == ("image", "sequence", "text")
+
+
+def test_only_the_ngram_family_reads_raw_text_and_text_only():
+    assert {f for f in BUILDERS if capabilities(f).raw_text} == {"ngram"}
+    every_kind = Capabilities().kinds
+    assert {f for f in BUILDERS if capabilities(f).kinds != every_kind} == {"ngram"}
+    assert capabilities("ngram").kinds == ("text",)
