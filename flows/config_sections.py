@@ -121,7 +121,12 @@ class SearchConfig(Section):
     "Search defaults").
     """
 
-    families: list[str] = Field(default_factory=lambda: ["cnn"], min_length=1)
+    families: list[str] | None = Field(
+        None,
+        min_length=1,
+        description="model families to search, first first; unset: the "
+        "measured defaults for the data kind (model_builders.DEFAULT_FAMILIES)",
+    )
     tuner: Literal["random", "bayesian", "hyperband"] = "bayesian"
     max_trials: PositiveInt | None = Field(
         None,

@@ -13,6 +13,7 @@ from data_contracts import ContractViolation, ValidationReport
 from flows.artifacts import contract_artifact
 from flows.config import PipelineConfig
 from flows.validation import pipeline_contract
+from model_builders import default_families
 from tasks.augment import Datasets, build_augmenter, make_datasets_task
 from tasks.load import RawData, load_dataset_task, to_examples_task
 from tasks.preprocess import Preprocessing, fit_preprocessing_task
@@ -141,7 +142,7 @@ def search_models(
         tensorboard_dir=run_dir / "tensorboard",
         seed=config.seed,
         distributed=distributed,
-        families=search.families,
+        families=search.families or default_families(config.data.kind),
         tuner=search.tuner,
         time_budget_minutes=search.time_budget_minutes,
         objective=plan.objective,

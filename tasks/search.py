@@ -16,7 +16,7 @@ from pathlib import Path
 import keras
 import keras_tuner as kt
 
-from model_builders import BUILDERS
+from model_builders import BUILDERS, capabilities
 from tasks.augment import Datasets
 from tasks.errors import ConfigError, SearchError
 from tasks.preprocess import Preprocessing
@@ -62,6 +62,7 @@ class SearchResult:
     plan: dict = field(default_factory=dict)
     refit: dict = field(default_factory=dict)
     ensemble: list[dict] = field(default_factory=list)
+    families: list[str] = field(default_factory=list)
 
 
 def run_search(
@@ -95,30 +96,25 @@ def run_search(
         datasets: train and validation pipelines (the test split never enters).
         preprocessing, num_classes: the fitted preprocessing inside every
             model; the number of classes.
-        tuner_dir, tensorboard_dir: the Keras Tuner project folder, and one
-            folder per trial with scalars and HParams.
+        tuner_dir, tensorboard_dir: Keras Tuner's project; per-trial logs.
         families, tuner, objective: as in the config's `search` section.
         max_trials: at most this many trials; None: what the budget allows.
         epochs, patience: per trial; early stopping after `patience` epochs.
         time_budget_minutes: no trial starts past it; a running one stops.
-        seed: seeds the tuner's sampling, the weights and the refits.
-        batch_size: unused; the batch size is set by the datasets.
+        seed: seeds sampling, weights and refits. batch_size: unused.
         xla, precision, steps_per_execution, strategy, backup_seconds: as the
             config's `train` section (`flows.config_sections.TrainConfig`).
-        distributed: this process's part in a distributed search (see
-            `tasks.tuning.distributed.role`); None searches alone. A worker
-            returns None: the chief keeps the results.
-        folds: cross-validation's pipelines: a trial trains once per fold
-            and scores their mean; empty: `datasets`' validation split.
-        publishing: how many of the best trials the published model
-            averages, and whether they are refit (`tasks.tuning.refit`).
+        distributed: this process's part in a distributed search (a worker
+            returns None: the chief keeps the results); None: alone.
+        folds: k-fold pipelines (a trial scores its mean); empty: holdout.
+        publishing: what is published (`tasks.tuning.refit.Publishing`).
         plan: how the search was sized (`tasks.tuning.plan`), for the record.
 
     Raises:
         ConfigError: an unknown family or tuner.
         SearchError: no trial produced a score.
     """
-    _check_choices(families, tuner)
+    _check_choices(families, tuner, preprocessing.kind)
     policy = resolve_precision(precision)
     keras.utils.set_random_seed(seed)  # weights, dropout, shuffles: repeatable runs
     hypermodel = PipelineHyperModel(
@@ -143,7 +139,12 @@ def run_search(
         if result is None:
             return None
         result = _publishable(search_tuner, result, publishing, seed)
-    return replace(result, train=_train(policy, hypermodel), plan=dict(plan or {}))
+    return replace(
+        result,
+        train=_train(policy, hypermodel),
+        plan=dict(plan or {}),
+        families=list(families),
+    )
 
 
 def _train(policy: str, hypermodel: PipelineHyperModel) -> dict:
@@ -157,12 +158,20 @@ def _train(policy: str, hypermodel: PipelineHyperModel) -> dict:
     }
 
 
-def _check_choices(families: list[str], tuner: str) -> None:
+def _check_choices(families: list[str], tuner: str, kind: str) -> None:
     unknown = [f for f in families if f not in BUILDERS]
     if unknown:
         raise ConfigError(
             f"search.families received {unknown}; expected names from "
             f"{sorted(BUILDERS)}. Fix search.families in the config."
+        )
+    unfit = [f for f in families if kind not in capabilities(f).kinds]
+    if unfit:
+        fitting = [f for f in BUILDERS if kind in capabilities(f).kinds]
+        raise ConfigError(
+            f"search.families received {unfit} for {kind} data, which they "
+            f"cannot read; expected families for {kind} data: {fitting}. Fix "
+            "search.families in the config, or leave it out for the defaults."
         )
     if tuner not in TUNERS:
         raise ConfigError(f"search.tuner received {tuner!r}; expected {list(TUNERS)}.")

@@ -76,7 +76,7 @@ def describe_run(
         validation=report.to_dict(),
         search={
             "tuner": config["search"]["tuner"],
-            "families": config["search"]["families"],
+            "families": search.families,
             "num_trials": len(search.leaderboard),
             "seconds": search.seconds,
             "stopped_by_budget": search.stopped_by_budget,

@@ -226,6 +226,12 @@ def test_unknown_family_is_a_config_error(prepared, tmp_path):
         _search(prepared, tmp_path, families=["resnet"])
 
 
+def test_a_family_for_other_data_is_a_config_error(prepared, tmp_path):
+    # `prepared` is images; the n-gram family reads only text.
+    with pytest.raises(ConfigError, match=r"\['ngram'\] for image data"):
+        _search(prepared, tmp_path, families=["ngram"])
+
+
 def test_val_loss_objective_is_minimised(prepared, tmp_path):
     result = _search(prepared, tmp_path, objective="val_loss")
     scores = [row["score"] for row in result.leaderboard]

@@ -123,6 +123,7 @@ def test_the_ensemble_averages_its_members_probabilities(trained, kind):
     assert ensemble_members(model) == ["member_0_automl_cnn", "member_1_automl_cnn"]
 
 
+@pytest.mark.slow  # a fresh process for three kinds (~20 s)
 def test_saved_ensembles_reload_in_a_fresh_process(trained, tmp_path):
     """One fresh process reloads every kind (a process start costs seconds)."""
     jobs, expected = [], {}
@@ -157,6 +158,7 @@ def test_saved_ensembles_reload_in_a_fresh_process(trained, tmp_path):
     ] * len(KINDS)
 
 
+@pytest.mark.slow  # three SavedModels written and reloaded
 @pytest.mark.parametrize("kind", KINDS)
 def test_the_ensemble_exports_a_checked_saved_model(trained, tmp_path, kind):
     x, _ = _data(kind)
@@ -165,6 +167,7 @@ def test_the_ensemble_exports_a_checked_saved_model(trained, tmp_path, kind):
     assert check.max_difference <= 1e-5
 
 
+@pytest.mark.slow  # bfloat16 training on a CPU is slow
 def test_mixed_bfloat16_members_give_a_float32_ensemble():
     x, _ = _data("image")
     members = _members("image", policy="mixed_bfloat16")

@@ -168,6 +168,7 @@ def searched(tmp_path_factory):
     return SimpleNamespace(tuner=tuner, splits=splits, refit_data=refit_data)
 
 
+@pytest.mark.slow  # a real two-trial, two-fold search (~15 s)
 def test_refit_members_are_the_best_configurations_trained_again(searched):
     tuner = searched.tuner
     ranked = ranked_trials(tuner)
@@ -196,6 +197,7 @@ def test_refit_members_are_the_best_configurations_trained_again(searched):
         np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_members_without_refit_data_are_the_kept_checkpoints(searched):
     tuner = searched.tuner
     ranked = ranked_trials(tuner)
