@@ -62,5 +62,12 @@ bench: install
 	$(BIN)/python benchmarks/overhead.py
 	$(BIN)/python benchmarks/memory.py
 
+# The quality table (issue 16): each shared dataset with a config that names
+# only its data and a 10-minute budget, beside its classical baseline on the
+# same split; about an hour on 2 cores. HELDOUT=1 adds generated sets.
+.PHONY: bench-quality
+bench-quality: install
+	$(BIN)/python benchmarks/quality.py $(if $(HELDOUT),--heldout,)
+
 clean:
 	rm -rf $(VENV) automl-output .pytest_cache .ruff_cache

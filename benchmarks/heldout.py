@@ -26,7 +26,10 @@ BUMP_CHANNELS = 3
 SPLITS = {
     "cbf": "generated (seed 0), kept split: 30 train / 900 test series, 128 steps",
     "bumps": "generated (seed 1), kept split: 40 train / 200 test, 60 steps x 3",
+    "sms_1000": "1,000 messages drawn (seed 2) from the SMS Spam Collection, "
+    "split 70/10/20 by content (the small-text regime)",
 }
+SMS_SAMPLE = 1000
 
 
 def cylinder_bell_funnel(
@@ -96,14 +99,15 @@ def make_bumps(seed: int = 1) -> dict[str, np.ndarray]:
     return _kept_split(channel_bumps, 40, 200, seed)
 
 
-def write_heldout(folder: str | Path) -> dict[str, dict]:
-    """Write the held-out sets as `.npz` files; return each one's `data` config.
+def write_heldout(folder: str | Path, sms_source: str | Path) -> dict[str, dict]:
+    """Write the held-out sets; return each one's `data` config.
 
     Args:
-        folder: where the archives go (created if missing).
+        folder: where the files go (created if missing).
+        sms_source: the SMS Spam Collection's TSV, sampled for `sms_1000`.
 
     Returns:
-        `{name: {"source": path, "kind": "sequence"}}` for `cbf` and `bumps`.
+        `{name: data config}` for `cbf`, `bumps` (`.npz`) and `sms_1000` (TSV).
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -112,7 +116,27 @@ def write_heldout(folder: str | Path) -> dict[str, dict]:
         path = folder / f"{name}.npz"
         np.savez(path, **arrays)
         configs[name] = {"source": str(path), "kind": "sequence"}
+    path = folder / "sms_1000.tsv"
+    write_sms_sample(sms_source, path)
+    configs["sms_1000"] = {
+        "source": str(path),
+        "kind": "text",
+        "label": "Label",
+        "text_column": "SMS",
+    }
     return configs
+
+
+def write_sms_sample(source: str | Path, path: Path, seed: int = 2) -> None:
+    """`SMS_SAMPLE` lines of the collection, drawn without replacement, as read.
+
+    The lines are copied verbatim (header first), so the sample parses exactly
+    as the whole file does.
+    """
+    header, *lines = Path(source).read_text(encoding="utf-8").splitlines()
+    rng = np.random.default_rng(seed)
+    chosen = sorted(rng.choice(len(lines), size=SMS_SAMPLE, replace=False))
+    path.write_text("\n".join([header, *(lines[i] for i in chosen)]) + "\n")
 
 
 def _cbf_ramp(shape: int, t: np.ndarray, a: int, b: int) -> np.ndarray:

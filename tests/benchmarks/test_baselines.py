@@ -101,12 +101,20 @@ def test_cbf_shapes_rise_stay_flat_and_fall(bench):
 def test_write_heldout_writes_archives_the_pipeline_reads(bench, tmp_path):
     from tasks.load import load_dataset
 
-    configs = bench["heldout"].write_heldout(tmp_path)
-    assert set(configs) == {"cbf", "bumps"}
+    sms = tmp_path / "sms.tsv"
+    sms.write_text(
+        "Label\tSMS\n"
+        + "".join(f"{'spam' if i % 5 else 'ham'}\tmessage {i}!\n" for i in range(1200))
+    )
+    configs = bench["heldout"].write_heldout(tmp_path / "out", sms)
+    assert set(configs) == {"cbf", "bumps", "sms_1000"}
     raw = load_dataset(configs["bumps"]["source"], kind="sequence")
     assert raw.x.shape == (40, 60, 3) and raw.x_test.shape == (200, 60, 3)
     assert set(raw.y) == {"first", "second"}
     bench["quality"].quality_config("bumps", configs["bumps"], 1.0, tmp_path)
+    sample = Path(configs["sms_1000"]["source"]).read_text().splitlines()
+    assert sample[0] == "Label\tSMS" and len(sample) == 1001
+    assert len(set(sample[1:])) == 1000  # drawn without replacement
 
 
 def test_the_quality_config_sets_only_name_data_and_the_budget(bench, tmp_path):
@@ -177,6 +185,7 @@ def test_the_cli_runs_all_shared_datasets_by_default_and_adds_heldout(bench):
     quality = bench["quality"]
     assert quality._parse_args([]).names == list(quality.CASES)
     args = quality._parse_args(["gunpoint", "--heldout", "--budget", "0.5"])
-    assert args.names == ["gunpoint", "cbf", "bumps"] and args.budget == 0.5
+    assert args.names == ["gunpoint", "cbf", "bumps", "sms_1000"]
+    assert args.budget == 0.5
     with pytest.raises(SystemExit):
         quality._parse_args(["mnist"])
