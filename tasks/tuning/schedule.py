@@ -23,9 +23,11 @@ EXAMPLES_PER_BATCH_STEP = 16
 # Optimizer steps a run aims at: a few thousand steps train the small
 # families here to convergence with Adam at its default learning rate.
 TARGET_STEPS = 3000
-# At least 30 epochs so early stopping has a curve to read; at most 500 so a
-# tiny set does not train for hours (early stopping usually ends it sooner).
-MIN_EPOCHS = 30
+# At least 10 epochs so early stopping has a curve to read (a set of 20,000
+# examples or more gets that: each epoch is thousands of steps already); at
+# most 500 so a tiny set does not train for hours (early stopping usually
+# ends it sooner).
+MIN_EPOCHS = 10
 MAX_EPOCHS = 500
 # Patience is a tenth of the epochs: long runs tolerate longer plateaus, but
 # never fewer than 5 epochs (noise) nor more than 50 (wasted time).

@@ -12,6 +12,11 @@ from tasks.tuning.schedule import (
 )
 
 
+def test_large_sets_train_at_least_ten_epochs():
+    length = training_length(200_000)
+    assert (length.batch_size, length.epochs, length.patience) == (64, 10, 5)
+
+
 def test_tiny_set_gets_small_batches_and_capped_epochs():
     length = training_length(40)
     assert (length.batch_size, length.epochs, length.patience) == (8, MAX_EPOCHS, 50)
