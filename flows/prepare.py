@@ -21,7 +21,7 @@ from tasks.search import SearchResult, run_search_task
 from tasks.split import Splits, split_examples_task
 from tasks.tuning.distributed.role import DistributedSearch
 from tasks.tuning.folds import fold_splits
-from tasks.tuning.plan import SearchPlan, plan_search, pooled_splits
+from tasks.tuning.plan import REFIT_SHARE, SearchPlan, plan_search, pooled_splits
 from tasks.tuning.refit import Publishing
 from tasks.validate import champion_data_profile, validate_data_task
 
@@ -151,7 +151,12 @@ def search_models(
         patience=plan.length.patience,
         folds=inputs.folds,
         publishing=Publishing(
-            plan.ensemble_size, not plan.ensemble_chosen, inputs.refit_data
+            plan.ensemble_size,
+            close_to_best=not plan.ensemble_chosen,
+            refit_data=inputs.refit_data,
+            refit_seconds=None
+            if plan.ensemble_chosen
+            else REFIT_SHARE * search.time_budget_minutes * 60,
         ),
         plan=plan.to_dict(),
         **config.train.model_dump(),

@@ -17,8 +17,12 @@ from tasks.tuning.folds import ValidationScheme, choose_validation
 from tasks.tuning.schedule import TrainingLength, training_length
 
 # Cross-validated small data: averaging a few refit networks is the
-# InceptionTime recipe (+0.75 points over one network on 128 UCR sets).
-SMALL_DATA_ENSEMBLE = 3
+# InceptionTime recipe (five networks, +0.75 points over one on 128 UCR
+# sets). Refit networks vary by seed (GunPoint, one configuration refit under
+# seeds 0-2: test accuracy 0.83, 0.95, 0.95), so the average matters.
+SMALL_DATA_ENSEMBLE = 5
+# Refitting members past the first may take this share of the search budget.
+REFIT_SHARE = 0.25
 
 
 @dataclass(frozen=True)

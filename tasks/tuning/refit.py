@@ -41,11 +41,15 @@ class Publishing:
             (`close_to_best`); off when the size was asked for explicitly.
         refit_data: train+validation pipelines to retrain the members on;
             None keeps each trial's best checkpoint.
+        refit_seconds: members past the first are refit only as far as
+            their estimated time (a fold's training of their trial) fits
+            these seconds; None refits `ensemble_size` members.
     """
 
     ensemble_size: int = 1
     close_to_best: bool = True
     refit_data: Datasets | None = None
+    refit_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,11 @@ def choose_members(tuner, ranked: list, publishing: Publishing, seed: int) -> Me
         ranked = close_to_best(tuner, ranked)
     chosen = ranked[: publishing.ensemble_size]
     refit_data = publishing.refit_data
+    if refit_data is not None and chosen:
+        # Fewer configurations close to the best than members: the best is
+        # trained again under other seeds (InceptionTime's average of five).
+        chosen += [chosen[0]] * (publishing.ensemble_size - len(chosen))
+        chosen = _affordable(tuner, chosen, publishing.refit_seconds)
     started = time.monotonic()
     models, described = [], []
     for index, trial in enumerate(chosen):
@@ -87,6 +96,7 @@ def choose_members(tuner, ranked: list, publishing: Publishing, seed: int) -> Me
                 "family": trial.hyperparameters.values.get("family"),
                 "score": trial.score,
                 "epochs": epochs if refit_data is not None else None,
+                "seed": seed + index if refit_data is not None else None,
                 "refit": model is not None,
             }
         )
@@ -98,6 +108,28 @@ def choose_members(tuner, ranked: list, publishing: Publishing, seed: int) -> Me
         "seconds": round(seconds, 2),
     }
     return Members(models, described, refit)
+
+
+def _affordable(tuner, chosen: list, seconds: float | None) -> list:
+    """The first of `chosen`, and those after it whose refits fit `seconds`.
+
+    A member's refit is estimated as one fold of its trial, scaled up to
+    train+validation: the trial's seconds over its folds, times
+    `folds / (folds - 1)` (the refit trains on every fold).
+    """
+    if seconds is None:
+        return chosen
+    kept, spent = chosen[:1], 0.0
+    for trial in chosen[1:]:
+        folds = read_fold_scores(tuner.get_trial_dir(trial.trial_id))
+        count = len(folds.scores) if folds else 1
+        per_fold = tuner.trial_seconds.get(trial.trial_id, 0.0) / count
+        estimate = per_fold * (count / (count - 1) if count > 1 else 1.0)
+        if spent + estimate > seconds:
+            break
+        kept.append(trial)
+        spent += estimate
+    return kept
 
 
 def close_to_best(tuner, ranked: list) -> list:
@@ -132,11 +164,20 @@ def _refit(tuner, trial, data: Datasets, epochs: int, seed: int) -> keras.Model 
         data.num_train,
         epochs,
     )
+    # Nothing validates a refit, and its last epoch may sit on a spike of
+    # the loss: as dl-4-tsc does, the epoch with the lowest training loss
+    # is kept (an early stopping that never stops, restoring its best).
+    lowest_loss = keras.callbacks.EarlyStopping(
+        monitor="loss", patience=epochs + 1, restore_best_weights=True
+    )
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*shuffle=True.*")
         try:
             model.fit(
-                data.train, epochs=epochs, verbose=0, callbacks=[FailOnNonFinite()]
+                data.train,
+                epochs=epochs,
+                verbose=0,
+                callbacks=[FailOnNonFinite(), lowest_loss],
             )
         except kt.errors.FailedTrialError as exc:
             logger.warning(

@@ -40,7 +40,7 @@ def test_a_small_validation_split_is_cross_validated_refit_and_averaged():
     plan = plan_search(SMALL)
     assert (plan.validation.kind, plan.validation.folds) == ("kfold", 5)
     assert plan.refit is True
-    assert plan.ensemble_size == SMALL_DATA_ENSEMBLE == 3
+    assert plan.ensemble_size == SMALL_DATA_ENSEMBLE == 5
     assert plan.ensemble_chosen is False
     assert plan.objective == "val_loss"
     assert plan.max_trials is None

@@ -41,6 +41,7 @@ class _Tuner:
         self.oracle = SimpleNamespace(objective=kt.Objective("val_score", direction))
         self.root = root
         self.loaded = []
+        self.trial_seconds = {}
 
     def get_trial_dir(self, trial_id: str) -> str:
         return str(self.root / f"trial_{trial_id}")
@@ -106,12 +107,55 @@ def test_members_without_refit_are_the_close_trials_checkpoints(tmp_path):
     assert tuner.loaded == ["0", "1"]  # trial 2 is far behind the best
     assert len(members.models) == 2
     assert members.described == [
-        {"trial": "0", "family": "cnn", "score": 0.9, "epochs": None, "refit": False},
-        {"trial": "1", "family": "cnn", "score": 0.89, "epochs": None, "refit": False},
+        {
+            "trial": "0",
+            "family": "cnn",
+            "score": 0.9,
+            "epochs": None,
+            "seed": None,
+            "refit": False,
+        },
+        {
+            "trial": "1",
+            "family": "cnn",
+            "score": 0.89,
+            "epochs": None,
+            "seed": None,
+            "refit": False,
+        },
     ]
     assert members.refit["ran"] is False
     assert members.refit["members"] == 2
     assert members.refit["examples"] is None
+
+
+def test_refit_pads_with_the_best_under_new_seeds_as_far_as_time_allows(
+    tmp_path, monkeypatch
+):
+    """One configuration close to the best and five members asked for: the
+    best is refit again under other seeds, while the estimate fits the time."""
+    tuner = _Tuner(tmp_path, "max")
+    tuner.trial_seconds = {"0": 50.0}  # five folds: 10 s each, 12.5 s a refit
+    write_fold_scores(
+        tuner.get_trial_dir("0"), FoldScores([0.9] * 5, [3] * 5, [0.2] * 5)
+    )
+    refits = []
+    monkeypatch.setattr(
+        "tasks.tuning.refit._refit",
+        lambda tuner, trial, data, epochs, seed: (
+            refits.append((trial.trial_id, seed))
+            or keras.Sequential([keras.Input((2,)), keras.layers.Dense(3)])
+        ),
+    )
+    ranked = [_trial("0", 0.9), _trial("1", 0.5)]
+    publishing = Publishing(5, refit_data=SimpleNamespace(num_train=10))
+    members = choose_members(tuner, ranked, publishing, seed=7)
+    assert refits == [("0", 7), ("0", 8), ("0", 9), ("0", 10), ("0", 11)]
+    assert [row["seed"] for row in members.described] == [7, 8, 9, 10, 11]
+    budgeted = Publishing(5, refit_data=SimpleNamespace(num_train=10), refit_seconds=30)
+    refits.clear()
+    choose_members(tuner, ranked, budgeted, seed=0)
+    assert refits == [("0", 0), ("0", 1), ("0", 2)]  # 12.5 s each past the first
 
 
 def test_an_explicit_size_keeps_members_far_from_the_best(tmp_path):
@@ -176,7 +220,7 @@ def test_refit_members_are_the_best_configurations_trained_again(searched):
     publishing = Publishing(2, close_to_best=False, refit_data=searched.refit_data)
     members = choose_members(tuner, ranked, publishing, seed=0)
     assert len(members.models) == 2
-    for trial, row in zip(ranked, members.described, strict=True):
+    for seed, (trial, row) in enumerate(zip(ranked, members.described, strict=True)):
         folds = read_fold_scores(tuner.get_trial_dir(trial.trial_id))
         assert len(folds.scores) == 2  # one score per fold
         assert row == {
@@ -184,6 +228,7 @@ def test_refit_members_are_the_best_configurations_trained_again(searched):
             "family": "cnn",
             "score": trial.score,
             "epochs": folds.epochs,
+            "seed": seed,
             "refit": True,
         }
         assert 1 <= row["epochs"] <= 2
