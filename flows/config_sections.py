@@ -164,7 +164,8 @@ class SearchConfig(Section):
     ensemble_size: PositiveInt | None = Field(
         None,
         description="the published model averages the top-k configurations' "
-        "probabilities; unset: 3 when cross-validating, else 1",
+        "probabilities; unset: up to 5 when cross-validating (as far as the "
+        "refits fit a quarter of the budget), else 1",
     )
 
 
