@@ -102,6 +102,13 @@ def _search_section(search: dict, leaderboard: list[dict]) -> list[str]:
     return [*lines, ""]
 
 
+def _member(member: dict) -> str:
+    """`trial 3 (cnn, seed 1)`: refit members name the seed they trained with."""
+    seed = member.get("seed")
+    extra = "" if seed is None else f", seed {seed}"
+    return f"trial {member['trial']} ({member['family']}{extra})"
+
+
 def _plan_lines(search: dict) -> list[str]:
     """Validation scheme, training length, refit and ensemble, when recorded."""
     lines = []
@@ -119,7 +126,7 @@ def _plan_lines(search: dict) -> list[str]:
             f"({refit['seconds']:.0f} s)"
         )
     if members := search.get("ensemble"):
-        named = ", ".join(f"trial {m['trial']} ({m['family']})" for m in members)
+        named = ", ".join(_member(m) for m in members)
         kind = "Ensemble (mean of probabilities)" if len(members) > 1 else "Model"
         lines.append(f"- {kind}: {named}")
     return lines

@@ -102,7 +102,9 @@ def test_an_ensemble_reloads_exports_and_predicts_the_same(tmp_path, series_npz)
     members = [m["trial"] for m in recorded["ensemble"]]
     assert len(members) == 2 and all(m["refit"] for m in recorded["ensemble"])
     card = (version / "model_card.md").read_text()
-    named = ", ".join(f"trial {trial} (cnn)" for trial in members)
+    named = ", ".join(
+        f"trial {trial} (cnn, seed {seed})" for seed, trial in enumerate(members)
+    )
     assert f"Ensemble (mean of probabilities): {named}" in card
     assert (version / "export" / "saved_model.pb").is_file()  # the export check
 
