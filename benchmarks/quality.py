@@ -229,7 +229,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     """Run the chosen cases, write the report and the raw rows, print the report."""
     args = _parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="automl-quality-"))
-    cases = {name: data for name, data in CASES.items() if name in args.names}
+    cases = {name: CASES[name] for name in args.names if name in CASES}  # as named
     if set(args.names) & set(HELDOUT_SPLITS):
         generated = write_heldout(work / "heldout", ROOT / CASES["sms_spam"]["source"])
         cases.update(
