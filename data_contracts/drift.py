@@ -204,16 +204,22 @@ def _fingerprint(frame: pd.DataFrame, label: str) -> str | None:
     if DIGEST not in frame.columns:
         return None
     digest = hashlib.sha256()
-    labels = frame[label].astype(str) if label in frame.columns else [""] * len(frame)
+    labels = _as_text(frame[label]) if label in frame.columns else [""] * len(frame)
     for example, name in zip(frame[DIGEST], labels, strict=True):
         digest.update(f"{example}:{name}\n".encode())
     return digest.hexdigest()[:16]
 
 
+def _as_text(column: pd.Series) -> list[str]:
+    """Each value as text; bytes that are not UTF-8 (a binary Parquet column)
+    as their repr, where pandas' `astype(str)` would raise."""
+    return [str(value) for value in column.to_numpy(dtype=object)]
+
+
 def _label_shares(frame: pd.DataFrame, label: str) -> dict[str, float]:
     if label not in frame.columns or len(frame) == 0:
         return {}
-    shares = frame[label].astype(str).value_counts(normalize=True)
+    shares = pd.Series(_as_text(frame[label])).value_counts(normalize=True)
     return {str(name): float(share) for name, share in shares.items()}
 
 

@@ -36,6 +36,9 @@ PACKAGES = ("flows", "tasks", "data_contracts", "model_builders")
 MODEL_LOADERS = {
     "tasks/registry/model_file.py": {"load_model"},
     "tasks/export.py": {"saved_model.load"},
+    # Keras Tuner's `Tuner.load_model(trial)`: builds the trial's model from its
+    # hyperparameters and loads only weights from the search's own checkpoint.
+    "tasks/tuning/refit.py": {"load_model"},
 }
 # Modules that unpickle (or unmarshal) what they read, and loaders that run code.
 UNSAFE_MODULES = {

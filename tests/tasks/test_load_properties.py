@@ -431,9 +431,19 @@ def test_random_delimited_files_fail_clearly(
 # Found by Hypothesis on a fresh clone: numpy's "zero-size array to reduction
 # operation maximum" escaped the long-format reader.
 EMPTY_LONG_TABLE = pa.Table.from_arrays([pa.nulls(0)] * 3, names=["label", "sid", "t"])
+# Found by Hypothesis (dev profile): a binary label column that is not UTF-8
+# made pandas' astype(str) raise UnicodeDecodeError in the data profile.
+BINARY_LABELS = pa.table({"label": pa.array([b"", b"\x80"], type=pa.binary())})
 
 
 @FUZZ
+@example(
+    table=BINARY_LABELS,
+    kind="image",
+    image_shape=None,
+    long_format=False,
+    docs=False,
+)
 @example(
     table=EMPTY_LONG_TABLE,
     kind="sequence",
