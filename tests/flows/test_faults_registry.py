@@ -225,6 +225,12 @@ def test_sigkill_between_champion_write_and_rename_leaves_the_old_champion(
     kills it once it says so. v0002 is already in place, unpromoted."""
     _, env = published
     pipeline = output / "registry/tiny"
+    # The tiny champion may score a perfect 1.0, which no challenger beats:
+    # this copy records it lower, so the writer below is promoted.
+    recorded = pipeline / "v0001/metrics.json"
+    recorded.write_text(
+        json.dumps({**json.loads(recorded.read_text()), "f1_macro": 0.5})
+    )
     champion = _champion(output).read_bytes()
     marker = output / "stopped"
     process = subprocess.Popen(
