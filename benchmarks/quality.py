@@ -6,7 +6,9 @@ pipeline's default. In the same run the published classical baseline for its
 kind (`baselines.py`) trains on the same train+validation examples and is
 scored on the same test examples: the split is made again the way
 `flows.pipeline.prepare_search` makes it, and its test digests must equal
-those in the published version's `splits.parquet`.
+those in the published version's `splits.parquet`. Beside each shared
+dataset's result the report lists the published deep-learning and
+random-convolution anchors with their test error counts (`anchors.py`).
 
     .venv/bin/python benchmarks/quality.py                   # all five, ~1 hour
     .venv/bin/python benchmarks/quality.py gunpoint --budget 0.5 --out /tmp/q.md
@@ -32,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from anchors import anchors_for, render_anchors
 from baselines import baseline_for
 from heldout import SPLITS as HELDOUT_SPLITS
 from heldout import write_heldout
@@ -176,6 +179,7 @@ def run_case(name: str, data: dict, budget: float, output_dir: Path) -> dict:
     }
     row["goals"] = judge(row, GOALS.get(name, Goal()))
     row["met"] = all(row["goals"].values())
+    row["anchors"] = [a.to_dict(row["n_test"]) for a in anchors_for(name)]
     return row
 
 
@@ -195,7 +199,7 @@ def judge(row: dict, goal: Goal) -> dict[str, bool]:
 
 
 def render_report(rows: list[dict], budget: float) -> str:
-    """The markdown report: machine, date, seed, splits, the table, totals."""
+    """The markdown report: machine, date, seed, splits, the table, totals, anchors."""
     machine = (
         f"{platform.platform()}, {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}"
@@ -221,6 +225,7 @@ def render_report(rows: list[dict], budget: float) -> str:
         "",
         _totals(rows),
         "",
+        *render_anchors(rows),
     ]
     return "\n".join(lines)
 
