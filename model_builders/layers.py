@@ -160,3 +160,60 @@ class PositionEmbedding(keras.layers.Layer):
             "sequence_length": self.sequence_length,
             "initializer": keras.initializers.serialize(self.initializer),
         }
+
+
+@keras.saving.register_keras_serializable(package="automl")
+class MaskedGlobalAveragePooling1D(keras.layers.Layer):
+    """Averages features over the steps where the raw series has data.
+
+    Convolutions cannot carry a Keras mask, so this layer rebuilds it from
+    the raw, NaN-padded input instead: a step is valid when any of its
+    features is not NaN (as `MaskNaN` decides). Called as
+    `layer([features, raw_inputs])` with features `(batch, steps, channels)`
+    and raw inputs `(batch, steps, features)`, it returns
+    `(batch, channels)`: the mean over valid steps only, so padding is never
+    averaged in. Without padding it equals `GlobalAveragePooling1D`; a
+    series with no valid step pools to zeros rather than NaN.
+
+    It computes in float32 whatever the global dtype policy (unless a
+    `dtype` is passed): a 16-bit sum over hundreds of steps loses the digits
+    that tell classes apart.
+
+    Example: features `[[[1.0], [3.0], [7.0]]]` with raw inputs
+    `[[[0.5], [0.2], [nan]]]` pool to `[[2.0]]`.
+    """
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+
+    def build(self, input_shape):
+        if len(input_shape) != 2:
+            raise ValueError(
+                "MaskedGlobalAveragePooling1D received "
+                f"{len(input_shape)} inputs; expected [features, raw_inputs]. "
+                "Pass the raw series as the second input."
+            )
+        features, raw = input_shape
+        if features[1] is not None and raw[1] is not None and features[1] != raw[1]:
+            raise ValueError(
+                "MaskedGlobalAveragePooling1D received features with "
+                f"{features[1]} steps and raw inputs with {raw[1]}; expected "
+                'the same number. Keep `padding="same"` and stride 1 in every '
+                "layer before the pooling."
+            )
+
+    def call(self, inputs):
+        features, raw = inputs
+        features = ops.cast(features, self.compute_dtype)
+        valid = ops.any(ops.logical_not(ops.isnan(raw)), axis=-1, keepdims=True)
+        # `where`, not a multiplication by the mask: a NaN feature on a
+        # padded step would survive NaN * 0.
+        total = ops.sum(ops.where(valid, features, 0.0), axis=1)
+        # max(count, 1): an all-padding series averages to 0, not 0 / 0.
+        count = ops.sum(ops.cast(valid, self.compute_dtype), axis=1)
+        return total / ops.maximum(count, 1.0)
+
+    def compute_output_shape(self, input_shape):
+        features, _ = input_shape
+        return (features[0], features[2])
