@@ -8,7 +8,7 @@ import keras_tuner as kt
 from model_builders.capabilities import Capabilities
 from model_builders.input_spec import InputSpec
 from model_builders.layers import MaskNaN, StepPatches
-from model_builders.stems import choose_sequence_patch_size
+from model_builders.stems import MAX_RECURRENT_STEPS, choose_sequence_patch_size
 
 # Keras runs LSTMs on cuDNN on GPU, which XLA cannot compile.
 CAPABILITIES = Capabilities(xla=False)
@@ -66,7 +66,9 @@ def _steps(hp: kt.HyperParameters, input_spec: InputSpec, inputs):
             inputs
         )
     x = MaskNaN()(inputs)
-    patch_size = choose_sequence_patch_size(hp, "lstm/patch_size", input_spec.shape[0])
+    patch_size = choose_sequence_patch_size(
+        hp, "lstm/patch_size", input_spec.shape[0], max_tokens=MAX_RECURRENT_STEPS
+    )
     if patch_size > 1:
         x = StepPatches(patch_size)(x)
     return x

@@ -75,7 +75,7 @@ def test_layers_round_trip_through_their_config():
 
 @pytest.mark.parametrize(
     ("steps", "choices", "default"),
-    [(12, [1, 2], 1), (150, [1, 2, 4, 8, 16], 4), (2000, [1, 2, 4, 8, 16], 16)],
+    [(12, [1, 2], 1), (150, [1, 2, 4, 8, 16], 4), (2000, [4, 8, 16, 32], 32)],
 )
 def test_sequence_patch_size_keeps_default_runs_short(steps, choices, default):
     hp = kt.HyperParameters()
