@@ -67,22 +67,35 @@ class DeadlineOracle:
         return super().populate_space(trial_id)
 
 
-class DefaultsFirst:
-    """Mixed into an oracle: the first trial runs the search space's defaults.
+# The hyperparameter naming a trial's model family (`PipelineHyperModel`).
+FAMILY = "family"
 
-    Keras Tuner's random and Bayesian oracles sample the first trial at
+
+class DefaultsFirst:
+    """Mixed into an oracle: the first trials run each family's defaults.
+
+    Keras Tuner's random and Bayesian oracles sample the first trials at
     random; the families' defaults are their strong, published settings, so
-    a search that affords one trial gets those.
+    trial 1 runs the first family's defaults, trial 2 the second's, and so on
+    (a family's own hyperparameters, unknown to the oracle until its first
+    build, take their defaults there), and a search that affords one trial
+    per family compares their best-known settings.
     """
 
     def populate_space(self, trial_id):
-        if self.trials or self.budget.expired():
+        done = len(self.trials)
+        family = next(
+            (hp for hp in self.hyperparameters.space if hp.name == FAMILY), None
+        )
+        families = list(family.values) if family is not None else [None]
+        if done >= len(families) or self.budget.expired():
             return super().populate_space(trial_id)
         defaults = kt.HyperParameters()
         for hp in self.hyperparameters.space:
             defaults.merge([hp])
             if defaults.is_active(hp):
-                defaults.values[hp.name] = hp.default
+                value = families[done] if hp.name == FAMILY else hp.default
+                defaults.values[hp.name] = value
         return {"status": TrialStatus.RUNNING, "values": defaults.values}
 
 

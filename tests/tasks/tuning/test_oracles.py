@@ -75,6 +75,21 @@ def test_defaults_include_active_conditional_hyperparameters(tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["random", "bayesian"])
+def test_each_family_runs_its_defaults_before_the_search_samples(tmp_path, kind):
+    space = kt.HyperParameters()
+    space.Choice("family", ["cnn", "rocket"], default="cnn")
+    with space.conditional_scope("family", ["cnn"]):
+        space.Int("cnn/blocks", 1, 3, default=2)
+    with space.conditional_scope("family", ["rocket"]):
+        space.Float("rocket/l2", 0.0, 1.0, default=0.01)
+    oracle = _oracle(tmp_path, kind, space=space)
+    first = _run_trial(oracle, 0.5)
+    second = _run_trial(oracle, 0.4)
+    assert first.hyperparameters.values == {"family": "cnn", "cnn/blocks": 2}
+    assert second.hyperparameters.values == {"family": "rocket", "rocket/l2": 0.01}
+
+
+@pytest.mark.parametrize("kind", ["random", "bayesian"])
 def test_later_trials_sample_the_space(tmp_path, kind):
     oracle = _oracle(tmp_path, kind)
     _run_trial(oracle, 0.5)
