@@ -12,7 +12,7 @@ so saved models load with `keras.saving.load_model(path, safe_mode=True)`.
 
 import inspect
 
-from model_builders import cnn, layers, lstm, ngram, transformer
+from model_builders import cnn, layers, lstm, ngram, rocket, transformer
 from model_builders.capabilities import Capabilities
 from model_builders.input_spec import InputSpec
 
@@ -20,6 +20,7 @@ BUILDERS = {
     "cnn": cnn.build,
     "lstm": lstm.build,
     "ngram": ngram.build,
+    "rocket": rocket.build,
     "transformer": transformer.build,
 }
 

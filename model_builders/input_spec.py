@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 Kind = Literal["image", "sequence", "text"]
 
@@ -24,6 +24,10 @@ class InputSpec:
         ngram_vocabulary, ngram_idf: for text, word 1- and 2-grams and their
             inverse document frequencies (no special tokens).
         char_vocabulary, char_idf: for text, character n-grams and theirs.
+        reference_series: for sequences, a seeded sample of normalised
+            training series (examples, steps, features), NaN-padded, from
+            which frozen feature layers fit their constants (the rocket
+            family's biases).
     """
 
     kind: Kind
@@ -34,6 +38,8 @@ class InputSpec:
     ngram_idf: tuple[float, ...] | None = field(default=None, repr=False)
     char_vocabulary: tuple[str, ...] | None = field(default=None, repr=False)
     char_idf: tuple[float, ...] | None = field(default=None, repr=False)
+    # A NumPy array: compared by identity, kept out of the repr.
+    reference_series: Any = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         expected_rank = {"image": 3, "sequence": 2, "text": 1}[self.kind]

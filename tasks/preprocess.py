@@ -39,6 +39,8 @@ class Preprocessing:
         ngram_vocabulary, ngram_idf: word 1- and 2-grams and their inverse
             document frequencies (text; no special tokens).
         char_vocabulary, char_idf: character 1- to 4-grams and theirs (text).
+        reference_series: a seeded sample of at most `REFERENCE_SERIES` raw
+            training series (sequences), for frozen feature layers.
     """
 
     kind: str
@@ -52,6 +54,9 @@ class Preprocessing:
     ngram_idf: list[float] | None = field(default=None, repr=False)
     char_vocabulary: list[str] | None = field(default=None, repr=False)
     char_idf: list[float] | None = field(default=None, repr=False)
+    reference_series: np.ndarray | None = field(
+        default=None, repr=False, compare=False
+    )
 
     def inputs(self) -> keras.KerasTensor:
         """The model's raw input: floats, or one string per example."""
@@ -88,7 +93,19 @@ class Preprocessing:
                 char_vocabulary=_tuple(self.char_vocabulary),
                 char_idf=_tuple(self.char_idf),
             )
-        return InputSpec(kind=self.kind, shape=self.input_shape)
+        return InputSpec(
+            kind=self.kind,
+            shape=self.input_shape,
+            reference_series=self._normalised_reference(),
+        )
+
+    def _normalised_reference(self) -> np.ndarray | None:
+        """The reference series as the family's body sees them: normalised."""
+        if self.reference_series is None:
+            return None
+        std = np.sqrt(np.asarray(self.variance, dtype="float64"))
+        scaled = (self.reference_series - np.asarray(self.mean)) / std
+        return scaled.astype("float32")
 
 
 def fit_preprocessing(
@@ -126,9 +143,25 @@ def fit_preprocessing(
     mean = np.nan_to_num(np.nanmean(flat, axis=0))
     variance = np.nan_to_num(np.nanvar(flat, axis=0))
     variance[variance < 1e-12] = 1.0
+    reference = None
+    if kind == "sequence":
+        rng = np.random.default_rng(0)
+        count = min(len(x_train), REFERENCE_SERIES)
+        chosen = np.sort(rng.choice(len(x_train), size=count, replace=False))
+        reference = np.asarray(x_train[chosen], dtype="float32")
     return Preprocessing(
-        kind, input_shape, mean=mean.tolist(), variance=variance.tolist()
+        kind,
+        input_shape,
+        mean=mean.tolist(),
+        variance=variance.tolist(),
+        reference_series=reference,
     )
+
+
+# Training series sampled for frozen feature layers (the rocket family fits
+# its biases and feature statistics on them): enough for stable quantiles,
+# few enough to transform in seconds.
+REFERENCE_SERIES = 128
 
 
 # Most frequent n-grams kept per branch (words, characters), as in Google's
