@@ -105,7 +105,12 @@ def fit_to_model(x: np.ndarray, model: keras.Model, source: str) -> np.ndarray:
                 "model takes one text per example. Pass a table with the text "
                 "column, or an .npz whose 'x' is a 1-D array of strings."
             )
-        return np.asarray([str(value) for value in x], dtype=object)
+        # Bytes (an .npz of texts) are decoded, as loading for training does:
+        # str(b"ok") would be "b'ok'".
+        return np.asarray(
+            [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in x],
+            dtype=object,
+        )
     if x.dtype.kind not in "biuf":
         raise DataError(
             f"{source} holds {x.dtype} values; the model takes numbers of shape "

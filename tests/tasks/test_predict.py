@@ -60,6 +60,18 @@ def test_text_table_without_label_column_names_original_labels(
     assert frame["prediction"].tolist() == names[expected.argmax(axis=1)].tolist()
 
 
+def test_texts_stored_as_bytes_are_decoded_not_quoted(publish_tiny_model, tmp_path):
+    texts = np.array(["win cash now", "see you at lunch", "market report"] * 4, object)
+    labels = np.array(["spam", "ham", "news"] * 4)
+    data = {"source": "texts.csv", "kind": "text", "text_column": "body"}
+    model, version_dir = publish_tiny_model("texts", texts, labels, data)
+    new = np.array(["free cash prize", "lunch later?"], object)
+    np.savez(tmp_path / "new.npz", x=np.array([t.encode() for t in new]))  # dtype S
+    frame = predict_batch(version_dir, tmp_path / "new.npz", kind="text")
+    expected = model.predict(new, verbose=0)
+    np.testing.assert_allclose(frame["probability"], expected.max(axis=1), atol=1e-6)
+
+
 def test_short_series_get_the_pipelines_nan_padding(publish_tiny_model, tmp_path):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(12, 10, 2)).astype("float32")
