@@ -2,70 +2,31 @@
 
 A family runs on the kinds its `CAPABILITIES.kinds` declares (the others are
 skipped); one declaring `raw_text` gets raw strings and a text spec with
-n-gram vocabularies instead of token ids.
+n-gram vocabularies instead of token ids. The specs and batches are
+`tests.model_builders.sampling`'s; `test_search_space.py` trains sampled
+configurations of each family, where these tests use its defaults.
 """
-
-import functools
 
 import keras
 import keras_tuner as kt
 import numpy as np
 import pytest
 
-from model_builders import BUILDERS, InputSpec, capabilities
-from tasks.preprocess import fit_preprocessing
+from model_builders import BUILDERS, InputSpec
 from tasks.tuning.hypermodel import compile_model
-
-KINDS = {
-    "image": InputSpec(kind="image", shape=(8, 8, 1)),
-    "sequence": InputSpec(kind="sequence", shape=(12, 3)),
-    "text": InputSpec(kind="text", shape=(10,), vocab_size=50),
-}
-WORDS = ["free", "prize", "call", "now", "lunch", "at", "noon", "£100", "ok!"]
-
-
-def _texts() -> np.ndarray:
-    rng = np.random.default_rng(0)
-    return np.array([" ".join(rng.choice(WORDS, size=5)) for _ in range(16)], object)
-
-
-@functools.cache
-def _raw_text_spec() -> InputSpec:
-    return fit_preprocessing(_texts(), kind="text").input_spec
-
-
-def _supported_kinds(family: str) -> list[str]:
-    return [kind for kind in sorted(KINDS) if kind in capabilities(family).kinds]
-
-
-def _spec(family: str, kind: str) -> InputSpec:
-    """The spec `family` gets for `kind`; skips a kind it does not support."""
-    if kind not in capabilities(family).kinds:
-        pytest.skip(f"{family} supports {capabilities(family).kinds}, not {kind}")
-    if kind == "text" and capabilities(family).raw_text:
-        return _raw_text_spec()
-    return KINDS[kind]
-
-
-def _batch(family: str, spec: InputSpec, rng: np.random.Generator) -> np.ndarray:
-    if spec.kind == "text" and capabilities(family).raw_text:
-        return _texts()
-    if spec.kind == "text":
-        return rng.integers(0, spec.vocab_size, size=(16, *spec.shape))
-    return rng.normal(size=(16, *spec.shape)).astype("float32")
-
-
-def _nan_padded_sequences(rng: np.random.Generator) -> np.ndarray:
-    """16 series of 12 steps x 3 features; half end in 4 NaN steps of padding."""
-    x = rng.normal(size=(16, 12, 3)).astype("float32")
-    x[::2, 8:] = np.nan
-    return x
+from tests.model_builders.sampling import (
+    KINDS,
+    batch_for,
+    nan_padded_sequences,
+    spec_for,
+    supported_kinds,
+)
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
 @pytest.mark.parametrize("family", sorted(BUILDERS))
 def test_family_trains_one_step_on_every_kind(family, kind):
-    spec = _spec(family, kind)
+    spec = spec_for(family, kind)
     model = BUILDERS[family](kt.HyperParameters(), spec, 3)
     assert model.output_shape == (None, 3)
     compile_model(model, learning_rate=1e-3)
@@ -73,7 +34,7 @@ def test_family_trains_one_step_on_every_kind(family, kind):
     # path is covered once per family by the padded-sequence test below.
     model.run_eagerly = True
     rng = np.random.default_rng(0)
-    x = _batch(family, spec, rng)
+    x = batch_for(family, spec, rng)
     y = keras.utils.to_categorical(rng.integers(0, 3, 16), 3)
     history = model.fit(x, y, batch_size=16, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
@@ -83,11 +44,11 @@ def test_family_trains_one_step_on_every_kind(family, kind):
 
 @pytest.mark.parametrize("family", sorted(BUILDERS))
 def test_family_trains_on_nan_padded_sequences(family):
-    _spec(family, "sequence")
+    spec = spec_for(family, "sequence")
     rng = np.random.default_rng(0)
-    x = _nan_padded_sequences(rng)
+    x = nan_padded_sequences(rng)
     y = keras.utils.to_categorical(rng.integers(0, 3, 16), 3)
-    model = BUILDERS[family](kt.HyperParameters(), KINDS["sequence"], 3)
+    model = BUILDERS[family](kt.HyperParameters(), spec, 3)
     compile_model(model, learning_rate=1e-3)
     history = model.fit(x, y, batch_size=8, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
@@ -100,11 +61,11 @@ def test_family_trains_on_nan_padded_sequences(family):
 @pytest.mark.parametrize("kind", sorted(KINDS))
 @pytest.mark.parametrize("family", sorted(BUILDERS))
 def test_saved_model_reloads_in_safe_mode(family, kind, tmp_path):
-    spec = _spec(family, kind)
+    spec = spec_for(family, kind)
     model = BUILDERS[family](kt.HyperParameters(), spec, 3)
     rng = np.random.default_rng(0)
     padded = kind == "sequence"
-    x = _nan_padded_sequences(rng) if padded else _batch(family, spec, rng)
+    x = nan_padded_sequences(rng) if padded else batch_for(family, spec, rng)
     model.save(tmp_path / "m.keras")
     reloaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
     np.testing.assert_allclose(
@@ -117,15 +78,15 @@ def test_saved_model_reloads_in_safe_mode(family, kind, tmp_path):
 
 @pytest.mark.parametrize("family", sorted(BUILDERS))
 def test_default_model_is_small_enough_for_cpu_trials(family):
-    digits = _spec(family, "image")
+    digits = spec_for(family, "image")
     model = BUILDERS[family](kt.HyperParameters(), digits, 10)
     assert model.count_params() < 500_000
 
 
 @pytest.mark.parametrize("family", sorted(BUILDERS))
 def test_hyperparameters_are_scoped_by_family(family):
-    for kind in _supported_kinds(family):
-        spec = _spec(family, kind)
+    for kind in supported_kinds(family):
+        spec = spec_for(family, kind)
         hp = kt.HyperParameters()
         BUILDERS[family](hp, spec, 3)
         assert hp.space and all(p.name.startswith(f"{family}/") for p in hp.space)
