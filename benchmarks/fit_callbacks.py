@@ -47,7 +47,7 @@ HPARAMS = {  # what seed 1's first trial samples (overhead.py's ratio run)
     "cnn/pooling": "max",
     "cnn/dense_units": 256,
     "cnn/dropout": 0.1,
-    "learning_rate": 0.00028406107009737317,
+    "cnn/learning_rate": 0.00028406107009737317,
 }
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from prefect import get_run_logger
 
 from data_contracts import ContractViolation, ValidationReport
@@ -159,8 +160,18 @@ def search_models(
             else REFIT_SHARE * search.time_budget_minutes * 60,
         ),
         plan=plan.to_dict(),
+        train_labels=_trial_labels(inputs),
         **config.train.model_dump(),
     )
+
+
+def _trial_labels(inputs: SearchInputs) -> np.ndarray:
+    """The labels trials train on, for class weights: train+validation's when
+    cross-validating (every fold trains on most of them), else train's."""
+    splits = inputs.splits
+    if inputs.plan.validation.kind == "kfold":
+        return np.concatenate([splits.y_train, splits.y_val])
+    return splits.y_train
 
 
 def _feature_std(preprocessing: Preprocessing) -> list[float] | None:

@@ -38,6 +38,7 @@ from tasks.tuning.distributed.role import (
 from tasks.tuning.ensemble import ensemble_model
 from tasks.tuning.hypermodel import PipelineHyperModel
 from tasks.tuning.ranking import ranked_trials, read_fold_scores
+from tasks.tuning.recipe import plan_recipe
 from tasks.tuning.refit import Publishing, choose_members
 from tasks.tuning.tuner import PipelineTuner, TrialSettings, frozen_gc
 
@@ -63,6 +64,7 @@ class SearchResult:
     refit: dict = field(default_factory=dict)
     ensemble: list[dict] = field(default_factory=list)
     families: list[str] = field(default_factory=list)
+    recipe: dict = field(default_factory=dict)
 
 
 def run_search(
@@ -89,6 +91,7 @@ def run_search(
     folds: Sequence[Datasets] = (),
     publishing: Publishing = PUBLISH_BEST,
     plan: dict | None = None,
+    train_labels: Sequence[int] | None = None,
 ) -> SearchResult | None:
     """Search the families' hyperparameters; return the best model found.
 
@@ -109,6 +112,7 @@ def run_search(
         folds: k-fold pipelines (a trial scores its mean); empty: holdout.
         publishing: what is published (`tasks.tuning.refit.Publishing`).
         plan: how the search was sized (`tasks.tuning.plan`), for the record.
+        train_labels: the labels trials train on, for class weights (`recipe`).
 
     Raises:
         ConfigError: an unknown family or tuner.
@@ -117,8 +121,9 @@ def run_search(
     _check_choices(families, tuner, preprocessing.kind)
     policy = resolve_precision(precision)
     keras.utils.set_random_seed(seed)  # weights, dropout, shuffles: repeatable runs
+    recipe = plan_recipe(datasets, folds, epochs, train_labels, num_classes, objective)
     hypermodel = PipelineHyperModel(
-        preprocessing, num_classes, families, xla, steps_per_execution, policy
+        preprocessing, num_classes, families, xla, steps_per_execution, policy, recipe
     )
     settings = SearchSettings(
         tuner, max_trials, epochs, patience, time_budget_minutes, objective, seed
@@ -139,20 +144,15 @@ def run_search(
         if result is None:
             return None
         result = _publishable(search_tuner, result, publishing, seed)
-    return replace(
-        result,
-        train=_train(policy, hypermodel),
-        plan=dict(plan or {}),
-        families=list(families),
-    )
+    return replace(result, plan=dict(plan or {}))
 
 
-def _train(policy: str, hypermodel: PipelineHyperModel) -> dict:
+def _train(hypermodel: PipelineHyperModel) -> dict:
     """How the trials trained: device, precision, XLA per family, steps."""
     xla = {f: resolve_xla(hypermodel.xla, f) for f in hypermodel.families}
     return {
         "device": device_name(),
-        "precision_policy": policy,
+        "precision_policy": hypermodel.dtype_policy,
         "xla": xla,
         "steps_per_execution": hypermodel.steps_per_execution,
     }
@@ -203,6 +203,7 @@ def _search(
             reason = "no trial produced a score"
             raise SearchError(_failure_report(search_tuner, reason))
         best = ranked_trials(search_tuner)[0]
+    hypermodel = search_tuner.hypermodel
     return SearchResult(
         model=None,
         hyperparameters=dict(best.hyperparameters.values),
@@ -211,6 +212,9 @@ def _search(
         leaderboard=_leaderboard(search_tuner),
         seconds=search_tuner.budget.elapsed(),
         stopped_by_budget=search_tuner.stopped_by_budget,
+        train=_train(hypermodel),
+        families=list(hypermodel.families),
+        recipe=hypermodel.recipe.to_dict(),
     )
 
 

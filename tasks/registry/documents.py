@@ -88,6 +88,7 @@ def describe_run(
             "validation": search.plan.get("validation"),
             "refit": {"mode": config["search"].get("refit"), **search.refit},
             "ensemble": search.ensemble,
+            "recipe": search.recipe,
         },
         leaderboard=search.leaderboard,
         lineage={

@@ -18,6 +18,7 @@ import keras
 import keras_tuner as kt
 
 from tasks.augment import Datasets
+from tasks.tuning import frozen_stem
 from tasks.tuning.callbacks import FailOnNonFinite
 from tasks.tuning.distributed.role import strategy_scope
 from tasks.tuning.ranking import read_fold_scores
@@ -164,6 +165,9 @@ def _refit(tuner, trial, data: Datasets, epochs: int, seed: int) -> keras.Model 
         data.num_train,
         epochs,
     )
+    # The trial's schedule (planned over a trial's steps) is rebuilt with its
+    # hyperparameters; the refit stops at the trial's best epoch, as the trial's
+    # early stopping did, with the search's class weights.
     # Nothing validates a refit, and its last epoch may sit on a spike of
     # the loss: as dl-4-tsc does, the epoch with the lowest training loss
     # is kept (an early stopping that never stops, restoring its best).
@@ -173,11 +177,13 @@ def _refit(tuner, trial, data: Datasets, epochs: int, seed: int) -> keras.Model 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*shuffle=True.*")
         try:
-            model.fit(
+            frozen_stem.fit(
+                model,
                 data.train,
                 epochs=epochs,
                 verbose=0,
                 callbacks=[FailOnNonFinite(), lowest_loss],
+                class_weight=tuner.hypermodel.recipe.class_weight,
             )
         except kt.errors.FailedTrialError as exc:
             logger.warning(

@@ -15,11 +15,12 @@ def test_every_family_declares_its_capabilities_in_its_module(family):
     assert capabilities(family) is module.CAPABILITIES
 
 
-def test_xla_is_off_for_the_lstm_and_ngram_only():
+def test_xla_is_off_for_the_lstm_ngram_and_rocket_only():
     assert {f: capabilities(f).xla for f in BUILDERS} == {
         "cnn": True,
         "lstm": False,
         "ngram": False,
+        "rocket": False,
         "transformer": True,
     }
 
@@ -34,8 +35,10 @@ def test_a_family_that_declares_nothing_gets_the_defaults(monkeypatch):
     assert capabilities("plain").kinds == ("image", "sequence", "text")
 
 
-def test_only_the_ngram_family_reads_raw_text_and_text_only():
+def test_only_ngram_reads_raw_text_and_only_ngram_and_rocket_limit_kinds():
     assert {f for f in BUILDERS if capabilities(f).raw_text} == {"ngram"}
     every_kind = Capabilities().kinds
-    assert {f for f in BUILDERS if capabilities(f).kinds != every_kind} == {"ngram"}
+    limited = {f for f in BUILDERS if capabilities(f).kinds != every_kind}
+    assert limited == {"ngram", "rocket"}
     assert capabilities("ngram").kinds == ("text",)
+    assert capabilities("rocket").kinds == ("sequence",)

@@ -241,7 +241,7 @@ def test_hparams_dashboard_compares_every_trial(served, tiny_run):
         json={"experimentName": ""},
     ).json()
     names = {info["name"] for info in experiment["hparamInfos"]}
-    assert {"family", "learning_rate"} <= names, names
+    assert {"family", "cnn/learning_rate"} <= names, names
     groups = httpx.post(
         f"{server.url}data/plugin/hparams/session_groups",
         json={

@@ -90,7 +90,7 @@ def _members(kind: str, policy: str = "float32", fit: bool = True) -> list[keras
     members = []
     for learning_rate in (1e-3, 1e-2):
         hp = kt.HyperParameters()
-        hp.Fixed("learning_rate", learning_rate)
+        hp.Fixed("cnn/learning_rate", learning_rate)
         for name, value in SMALL_CNN.items():
             hp.Fixed(name, value)
         member = hypermodel.build(hp)
