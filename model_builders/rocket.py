@@ -38,9 +38,9 @@ def build(hp: kt.HyperParameters, input_spec: InputSpec, num_classes: int):
     """Build an uncompiled MiniRocket classifier: frozen features, linear head.
 
     The search space: the L2 penalty of the linear head (the reference's
-    ridge regression chooses its penalty by cross-validation; the default is
-    the strongest in a sweep on OSULeaf's training folds) and dropout on the
-    features.
+    ridge regression chooses its penalty by cross-validation; 0.1 had the
+    lowest validation loss of 1e-3, 1e-2, 0.1 and 0.3 on 3 folds of
+    OSULeaf's training series) and dropout on the features.
 
     Args:
         hp: the trial's hyperparameters; names are scoped `rocket/...`.
@@ -55,7 +55,7 @@ def build(hp: kt.HyperParameters, input_spec: InputSpec, num_classes: int):
         ValueError: the spec is not a sequence, or has no reference series.
     """
     _check_spec(input_spec)
-    l2 = hp.Float("rocket/l2", 1e-4, 1e-1, sampling="log", default=1e-2)
+    l2 = hp.Float("rocket/l2", 1e-3, 1.0, sampling="log", default=0.1)
     dropout = hp.Choice("rocket/dropout", [0.0, 0.25, 0.5], default=0.0)
     steps = input_spec.shape[0]
     budget = max(NUM_FEATURES // 10, min(NUM_FEATURES, MAX_COMPARISONS // steps))

@@ -22,6 +22,7 @@ from tasks.tuning import frozen_stem
 from tasks.tuning.callbacks import FailOnNonFinite
 from tasks.tuning.distributed.role import strategy_scope
 from tasks.tuning.ranking import read_fold_scores
+from tasks.tuning.selection import select_by_oof
 
 logger = logging.getLogger("tasks.search")
 
@@ -73,13 +74,15 @@ def choose_members(tuner, ranked: list, publishing: Publishing, seed: int) -> Me
             fewer members when fewer trials scored.
         seed: member `i` is built and trained with seed `seed + i`.
     """
-    if publishing.close_to_best:
-        ranked = close_to_best(tuner, ranked)
-    chosen = ranked[: publishing.ensemble_size]
     refit_data = publishing.refit_data
-    if refit_data is not None and chosen:
+    chosen, selection = _candidates(tuner, ranked, publishing)
+    if refit_data is None:
+        # A trial picked twice would be the same checkpoint twice.
+        chosen = list({trial.trial_id: trial for trial in chosen}.values())
+    elif chosen:
         # Fewer configurations close to the best than members: the best is
         # trained again under other seeds (InceptionTime's average of five).
+        # A trial picked twice by selection is likewise trained twice.
         chosen += [chosen[0]] * (publishing.ensemble_size - len(chosen))
         chosen = _affordable(tuner, chosen, publishing.refit_seconds)
     started = time.monotonic()
@@ -107,8 +110,27 @@ def choose_members(tuner, ranked: list, publishing: Publishing, seed: int) -> Me
         "members": len(models),
         "examples": _examples(refit_data),
         "seconds": round(seconds, 2),
+        "selection": selection,
     }
     return Members(models, described, refit)
+
+
+def _candidates(tuner, ranked: list, publishing: Publishing) -> tuple[list, dict]:
+    """The trials to publish, best first, and how they were selected.
+
+    With out-of-fold predictions (cross-validated trials) and no size asked
+    for, greedy ensemble selection on them (`tasks.tuning.selection`);
+    else the trials close to the best, or the best `ensemble_size`.
+    """
+    size = publishing.ensemble_size
+    if publishing.close_to_best and size > 1:
+        selected = select_by_oof(tuner, ranked, size)
+        if selected is not None:
+            return selected
+    if publishing.close_to_best:
+        ranked = close_to_best(tuner, ranked)
+        return ranked[:size], {"method": "close to the best score"}
+    return ranked[:size], {"method": "the best ensemble_size trials"}
 
 
 def _affordable(tuner, chosen: list, seconds: float | None) -> list:

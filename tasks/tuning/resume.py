@@ -14,6 +14,7 @@ too, so the time budget counts the time spent before the kill.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +22,8 @@ from pathlib import Path
 import keras
 
 from tasks.registry.staging import write_text_atomically
+
+logger = logging.getLogger("tasks.search")
 
 CLOCK_FILE = "search_clock.json"
 
@@ -31,6 +34,26 @@ def read_search_clock(tuner_dir: str | Path) -> float:
         return float(json.loads((Path(tuner_dir) / CLOCK_FILE).read_text())["seconds"])
     except (OSError, ValueError, KeyError, TypeError):
         return 0.0
+
+
+def resumed_seconds(tuner) -> float:
+    """Seconds an interrupted search of `tuner`'s folder used; 0 for a new one.
+
+    A resumed search (the folder holds an interrupted one's oracle) keeps its
+    finished trials and counts the time it already used; a distributed
+    process (`tuner.role` set) starts its own clock.
+    """
+    if tuner.role is not None or not tuner.oracle.trials:
+        return 0.0
+    used = read_search_clock(tuner.project_dir)
+    done = [t for t in tuner.oracle.trials.values() if t.status != "RUNNING"]
+    logger.info(
+        "resuming the search in %s: %d trial(s) done, %.0f s of the budget used",
+        tuner.project_dir,
+        len(done),
+        used,
+    )
+    return used
 
 
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):

@@ -39,7 +39,8 @@ from tasks.tuning.distributed.role import DistributedSearch, SearchPart
 from tasks.tuning.distributed.worker import WorkerPart
 from tasks.tuning.progress import SearchProgress, oracle_progress, report
 from tasks.tuning.ranking import fold_scores, ranked_trials, write_fold_scores
-from tasks.tuning.resume import CLOCK_FILE, TrialBackup, read_search_clock
+from tasks.tuning.resume import CLOCK_FILE, TrialBackup, resumed_seconds
+from tasks.tuning.selection import OutOfFoldPredictions, write_oof
 
 # The search's own lines ("trial 3 (cnn) val_f1_macro=..."), under its name.
 logger = logging.getLogger("tasks.search")
@@ -150,28 +151,12 @@ class PipelineTuner(kt.Tuner):
         self.kept_checkpoints: set[str] = set()
         self.trial_begun: SearchProgress | None = None
         self.gradients_before: frozenset[str] = frozenset()
-        self.resumed_seconds = self._resumed_seconds()
+        self.resumed_seconds = resumed_seconds(self)
 
     @property
     def stopped_by_budget(self) -> bool:
         """Whether the time budget ran out before the search ended."""
         return self.budget.ran_out
-
-    def _resumed_seconds(self) -> float:
-        """Seconds an interrupted search of this folder used; 0 for a new one."""
-        # A resumed search (the folder holds an interrupted one's oracle) keeps
-        # its finished trials and counts the time it already used.
-        if self.role is not None or not self.oracle.trials:
-            return 0.0
-        used = read_search_clock(self.project_dir)
-        done = [t for t in self.oracle.trials.values() if t.status != "RUNNING"]
-        logger.info(
-            "resuming the search in %s: %d trial(s) done, %.0f s of the budget used",
-            self.project_dir,
-            len(done),
-            used,
-        )
-        return used
 
     def search(self, *fit_args, **fit_kwargs) -> None:
         """Start the budget's clock and search as this process's part says."""
@@ -193,16 +178,29 @@ class PipelineTuner(kt.Tuner):
     def _cross_validate(self, trial, **kwargs) -> list:
         """Train once per fold; a trial cut by the budget keeps the folds it ran.
 
-        Folds are not backed up: an interrupted trial starts again on resume.
+        Each fold's best epoch predicts the fold's validation examples; a
+        trial that ran every fold saves those out-of-fold predictions for
+        ensemble selection (`tasks.tuning.selection`). Folds are not backed
+        up: an interrupted trial starts again on resume.
         """
         kwargs.pop("validation_data", None)
-        histories = []
+        histories, out_of_fold = [], []
+        objective = self.oracle.objective
         for fold in self.settings.folds:
             if histories and self.budget.expired():
                 break
-            histories += super().run_trial(
-                trial, fold.train, validation_data=fold.validation, **kwargs
+            recorder = OutOfFoldPredictions(
+                fold.validation, objective.name, objective.direction, out_of_fold
             )
+            callbacks = [*kwargs.get("callbacks", []), recorder]
+            histories += super().run_trial(
+                trial,
+                fold.train,
+                validation_data=fold.validation,
+                **{**kwargs, "callbacks": callbacks},
+            )
+        if len(out_of_fold) == len(self.settings.folds):  # every example predicted
+            write_oof(self.get_trial_dir(trial.trial_id), out_of_fold)
         return histories
 
     def _train_once(self, trial, *args, **kwargs) -> list:

@@ -31,6 +31,7 @@ from tasks.tuning.refit import (
     choose_members,
     close_to_best,
 )
+from tasks.tuning.selection import read_oof, write_oof
 from tasks.tuning.tuner import TrialSettings
 
 
@@ -158,6 +159,42 @@ def test_refit_pads_with_the_best_under_new_seeds_as_far_as_time_allows(
     assert refits == [("0", 0), ("0", 1), ("0", 2)]  # 12.5 s each past the first
 
 
+def test_out_of_fold_predictions_choose_members_of_different_trials(
+    tmp_path, monkeypatch
+):
+    """Trials 0 and 2 err on different examples: their average beats trial 0
+    alone, so selection mixes them although trial 2 ranks far behind."""
+    tuner = _Tuner(tmp_path, "min")
+    labels = np.eye(2)[[0, 0, 1, 1]]
+    oof = {
+        "0": [[0.9, 0.1], [0.2, 0.8], [0.1, 0.9], [0.1, 0.9]],
+        "1": [[0.9, 0.1], [0.2, 0.8], [0.1, 0.9], [0.15, 0.85]],
+        "2": [[0.9, 0.1], [0.9, 0.1], [0.95, 0.05], [0.1, 0.9]],
+    }
+    for trial_id, probabilities in oof.items():
+        Path(tuner.get_trial_dir(trial_id)).mkdir()
+        write_oof(tuner.get_trial_dir(trial_id), [(np.array(probabilities), labels)])
+    refits = []
+    monkeypatch.setattr(
+        "tasks.tuning.refit._refit",
+        lambda tuner, trial, data, epochs, seed: (
+            refits.append((trial.trial_id, seed))
+            or keras.Sequential([keras.Input((2,)), keras.layers.Dense(3)])
+        ),
+    )
+    ranked = [_trial("0", 0.4), _trial("1", 0.41), _trial("2", 0.9)]
+    publishing = Publishing(3, refit_data=SimpleNamespace(num_train=4))
+    members = choose_members(tuner, ranked, publishing, seed=0)
+    selection = members.refit["selection"]
+    assert selection["picks"][:2] == ["0", "2"]
+    assert refits[:2] == [("0", 0), ("2", 1)]
+    assert selection["oof_log_loss"] < selection["best_single_log_loss"]
+    # Without refit, a trial picked twice is one checkpoint, loaded once.
+    tuner.loaded.clear()
+    choose_members(tuner, ranked, Publishing(3), seed=0)
+    assert tuner.loaded == list(dict.fromkeys(selection["picks"]))
+
+
 def test_an_explicit_size_keeps_members_far_from_the_best(tmp_path):
     tuner = _Tuner(tmp_path, "max")
     ranked = [_trial("0", 0.9), _trial("1", 0.5), _trial("2", 0.4)]
@@ -209,7 +246,13 @@ def searched(tmp_path_factory):
             datasets.train, validation_data=datasets.validation, epochs=2, verbose=0
         )
     refit_data = make_datasets(pooled_splits(splits), batch_size=8)
-    return SimpleNamespace(tuner=tuner, splits=splits, refit_data=refit_data)
+    pooled = pooled_splits(splits)
+    return SimpleNamespace(
+        tuner=tuner,
+        splits=splits,
+        refit_data=refit_data,
+        refit_data_labels=sorted(pooled.y_train.tolist()),
+    )
 
 
 @pytest.mark.slow  # a real two-trial, two-fold search (~15 s)
@@ -223,6 +266,10 @@ def test_refit_members_are_the_best_configurations_trained_again(searched):
     for seed, (trial, row) in enumerate(zip(ranked, members.described, strict=True)):
         folds = read_fold_scores(tuner.get_trial_dir(trial.trial_id))
         assert len(folds.scores) == 2  # one score per fold
+        # Each fold's best epoch predicted its held-out examples: all 30 once.
+        probabilities, labels = read_oof(tuner.get_trial_dir(trial.trial_id))
+        assert probabilities.shape == labels.shape == (30, 3)
+        assert sorted(labels.argmax(1)) == sorted(searched.refit_data_labels)
         assert row == {
             "trial": trial.trial_id,
             "family": "cnn",
@@ -260,6 +307,7 @@ def test_members_without_refit_data_are_the_kept_checkpoints(searched):
         "members": 2,
         "examples": None,
         "seconds": members.refit["seconds"],
+        "selection": {"method": "the best ensemble_size trials"},
     }
     # Each member is its trial's best checkpoint, kept on disk by the search.
     x_test = searched.splits.x_test
