@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import statistics
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import keras
@@ -23,11 +23,13 @@ FOLDS_FILE = "folds.json"
 
 @dataclass(frozen=True)
 class FoldScores:
-    """A trial's best objective value, best epoch and loss there, per fold."""
+    """A trial's best objective value, best epoch and loss there, per fold,
+    and how many epochs each fold trained (empty in older `folds.json`)."""
 
     scores: list[float]
     best_epochs: list[int]
     val_losses: list[float]
+    trained_epochs: list[int] = field(default_factory=list)
 
     @property
     def mean(self) -> float:
@@ -56,7 +58,7 @@ def fold_scores(
     histories: list[keras.callbacks.History], objective: str, direction: str
 ) -> FoldScores:
     """The best epoch of each fit in `histories`, as Keras Tuner scores it."""
-    scores, epochs, losses = [], [], []
+    scores, epochs, losses, trained = [], [], [], []
     pick = max if direction == "max" else min
     for history in histories:
         values = [float(v) for v in history.history.get(objective, [])]
@@ -67,7 +69,8 @@ def fold_scores(
         scores.append(values[best])
         epochs.append(best)
         losses.append(float(loss[best]) if best < len(loss) else math.inf)
-    return FoldScores(scores, epochs, losses)
+        trained.append(len(values))
+    return FoldScores(scores, epochs, losses, trained)
 
 
 def write_fold_scores(trial_dir: str | Path, folds: FoldScores) -> None:

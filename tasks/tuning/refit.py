@@ -136,9 +136,10 @@ def _candidates(tuner, ranked: list, publishing: Publishing) -> tuple[list, dict
 def _affordable(tuner, chosen: list, seconds: float | None) -> list:
     """The first of `chosen`, and those after it whose refits fit `seconds`.
 
-    A member's refit is estimated as one fold of its trial, scaled up to
-    train+validation: the trial's seconds over its folds, times
-    `folds / (folds - 1)` (the refit trains on every fold).
+    A member's refit is estimated from one fold of its trial: the trial's
+    seconds over its folds, scaled to the refit's epochs (the folds' mean
+    best epoch, not the epochs early stopping let them run past it) and to
+    train+validation (`folds / (folds - 1)`: the refit trains on every fold).
     """
     if seconds is None:
         return chosen
@@ -147,6 +148,9 @@ def _affordable(tuner, chosen: list, seconds: float | None) -> list:
         folds = read_fold_scores(tuner.get_trial_dir(trial.trial_id))
         count = len(folds.scores) if folds else 1
         per_fold = tuner.trial_seconds.get(trial.trial_id, 0.0) / count
+        if folds and folds.trained_epochs:
+            trained = sum(folds.trained_epochs) / len(folds.trained_epochs)
+            per_fold *= min(1.0, folds.epochs / max(trained, 1.0))
         estimate = per_fold * (count / (count - 1) if count > 1 else 1.0)
         if spent + estimate > seconds:
             break

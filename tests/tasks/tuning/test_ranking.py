@@ -61,6 +61,7 @@ def test_fold_scores_keep_each_fits_best_epoch_for_a_max_objective():
     assert folds.scores == [0.8, 0.9]
     assert folds.best_epochs == [1, 2]
     assert folds.val_losses == [0.6, 0.3]
+    assert folds.trained_epochs == [4, 3]
     assert folds.mean == pytest.approx(0.85)
     assert folds.spread == pytest.approx(math.sqrt(0.005))
     assert folds.val_loss == pytest.approx(0.45)
@@ -94,7 +95,7 @@ def test_fold_scores_skip_fits_without_the_objective_and_tolerate_missing_loss()
 
 
 def test_fold_scores_round_trip_through_the_trial_folder(tmp_path):
-    folds = FoldScores([0.75, 0.5], [3, 4], [0.4, math.inf])
+    folds = FoldScores([0.75, 0.5], [3, 4], [0.4, math.inf], [9, 10])
     trial_dir = tmp_path / "trial_0"
     write_fold_scores(trial_dir, folds)
     assert (trial_dir / FOLDS_FILE).is_file()
@@ -104,7 +105,13 @@ def test_fold_scores_round_trip_through_the_trial_folder(tmp_path):
         "scores": [0.75, 0.5],
         "best_epochs": [3, 4],
         "val_losses": [0.4, math.inf],
+        "trained_epochs": [9, 10],
     }
+    # A folds.json from before trained_epochs was recorded still reads.
+    (trial_dir / FOLDS_FILE).write_text(
+        '{"scores": [0.75], "best_epochs": [3], "val_losses": [0.4]}'
+    )
+    assert read_fold_scores(trial_dir).trained_epochs == []
 
 
 def test_a_trial_without_readable_fold_scores_reads_as_none(tmp_path):

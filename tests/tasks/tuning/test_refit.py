@@ -157,6 +157,14 @@ def test_refit_pads_with_the_best_under_new_seeds_as_far_as_time_allows(
     refits.clear()
     choose_members(tuner, ranked, budgeted, seed=0)
     assert refits == [("0", 0), ("0", 1), ("0", 2)]  # 12.5 s each past the first
+    # Folds that trained 12 epochs for a best epoch of 3: a refit trains 4
+    # epochs, a third of a fold's, so 4.2 s each and all five fit.
+    write_fold_scores(
+        tuner.get_trial_dir("0"), FoldScores([0.9] * 5, [3] * 5, [0.2] * 5, [12] * 5)
+    )
+    refits.clear()
+    choose_members(tuner, ranked, budgeted, seed=0)
+    assert refits == [("0", seed) for seed in range(5)]
 
 
 def test_out_of_fold_predictions_choose_members_of_different_trials(
