@@ -34,7 +34,12 @@ def _body_parameters(hp: kt.HyperParameters, spec: InputSpec) -> int:
     return keras.Model(inputs, image_features(hp, inputs, spec)).count_params()
 
 
-@pytest.mark.parametrize("pooling", POOLINGS)
+# Each block type with the default pooling in `make test`; the other
+# poolings under `make test-slow` (a traced model each, ~3 s on 2 cores).
+@pytest.mark.parametrize(
+    "pooling",
+    [p if p == "avg" else pytest.param(p, marks=pytest.mark.slow) for p in POOLINGS],
+)
 @pytest.mark.parametrize("block", BLOCKS)
 @pytest.mark.parametrize("spec", [DIGITS, TOKENS], ids=["image", "text"])
 def test_every_block_and_pooling_trains_one_step(spec, block, pooling):
