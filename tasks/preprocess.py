@@ -54,9 +54,7 @@ class Preprocessing:
     ngram_idf: list[float] | None = field(default=None, repr=False)
     char_vocabulary: list[str] | None = field(default=None, repr=False)
     char_idf: list[float] | None = field(default=None, repr=False)
-    reference_series: np.ndarray | None = field(
-        default=None, repr=False, compare=False
-    )
+    reference_series: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def inputs(self) -> keras.KerasTensor:
         """The model's raw input: floats, or one string per example."""
