@@ -61,6 +61,19 @@ def _trial(trial_id: str, score: float) -> Trial:
     return trial
 
 
+def _record_refits(monkeypatch) -> list[tuple[str, int]]:
+    """Replace refitting with recording (trial, seed); returns the record."""
+    refits = []
+    monkeypatch.setattr(
+        "tasks.tuning.refit._refit",
+        lambda tuner, trial, data, epochs, seed: (
+            refits.append((trial.trial_id, seed))
+            or keras.Sequential([keras.Input((2,)), keras.layers.Dense(3)])
+        ),
+    )
+    return refits
+
+
 def _ids(trials) -> list[str]:
     return [t.trial_id for t in trials]
 
@@ -140,14 +153,7 @@ def test_refit_pads_with_the_best_under_new_seeds_as_far_as_time_allows(
     write_fold_scores(
         tuner.get_trial_dir("0"), FoldScores([0.9] * 5, [3] * 5, [0.2] * 5)
     )
-    refits = []
-    monkeypatch.setattr(
-        "tasks.tuning.refit._refit",
-        lambda tuner, trial, data, epochs, seed: (
-            refits.append((trial.trial_id, seed))
-            or keras.Sequential([keras.Input((2,)), keras.layers.Dense(3)])
-        ),
-    )
+    refits = _record_refits(monkeypatch)
     ranked = [_trial("0", 0.9), _trial("1", 0.5)]
     publishing = Publishing(5, refit_data=SimpleNamespace(num_train=10))
     members = choose_members(tuner, ranked, publishing, seed=7)
@@ -182,14 +188,7 @@ def test_out_of_fold_predictions_choose_members_of_different_trials(
     for trial_id, probabilities in oof.items():
         Path(tuner.get_trial_dir(trial_id)).mkdir()
         write_oof(tuner.get_trial_dir(trial_id), [(np.array(probabilities), labels)])
-    refits = []
-    monkeypatch.setattr(
-        "tasks.tuning.refit._refit",
-        lambda tuner, trial, data, epochs, seed: (
-            refits.append((trial.trial_id, seed))
-            or keras.Sequential([keras.Input((2,)), keras.layers.Dense(3)])
-        ),
-    )
+    refits = _record_refits(monkeypatch)
     ranked = [_trial("0", 0.4), _trial("1", 0.41), _trial("2", 0.9)]
     publishing = Publishing(3, refit_data=SimpleNamespace(num_train=4))
     members = choose_members(tuner, ranked, publishing, seed=0)
