@@ -25,6 +25,7 @@ from data_contracts.profile import (
     profile_arrays,
     profile_pixel_table,
     profile_sequences,
+    profile_statistics,
     profile_texts,
 )
 from data_contracts.report import ExpectationOutcome, ValidationReport
@@ -50,6 +51,7 @@ __all__ = [
     "profile_arrays",
     "profile_pixel_table",
     "profile_sequences",
+    "profile_statistics",
     "profile_texts",
     "validate_frame",
 ]

@@ -84,6 +84,18 @@ def array_magnitudes(
     return _frame(largest, describe, limit, pd.RangeIndex(len(largest)))
 
 
+def extreme_magnitudes(
+    minimum: np.ndarray, maximum: np.ndarray, names: Sequence[str], limit: float
+) -> pd.DataFrame:
+    """Each example's largest |value| from its min and max, named by `names`.
+
+    For examples profiled while streaming, where positions are not kept: an
+    example beyond the limit is named (a file's path), not its position.
+    """
+    largest = np.fmax(np.abs(np.asarray(minimum, float)), np.abs(maximum))
+    return _frame(largest, lambda i: str(names[i]), limit, pd.RangeIndex(len(largest)))
+
+
 def profile_magnitudes(frame: pd.DataFrame) -> pd.Series | None:
     """The largest finite |value| from a profile's `min`/`max` (positions unknown).
 

@@ -73,6 +73,33 @@ def profile_arrays(
     return _with_label(profile, y, label)
 
 
+def profile_statistics(
+    shapes: Sequence[str],
+    minimum: np.ndarray,
+    maximum: np.ndarray,
+    mean: np.ndarray,
+    digests: Sequence[str],
+    y: np.ndarray | Sequence | None,
+    label: str = "label",
+) -> pd.DataFrame:
+    """A profile from per-example statistics computed elsewhere (no NaN).
+
+    For examples profiled while streaming (image files, one decode pass):
+    the same columns and values `profile_arrays` gives for the same pixels.
+    """
+    profile = pd.DataFrame(
+        {
+            SHAPE: np.asarray(shapes, dtype=object),
+            MIN: np.asarray(minimum, dtype=float),
+            MAX: np.asarray(maximum, dtype=float),
+            MEAN: np.asarray(mean, dtype=float),
+            NAN_COUNT: np.zeros(len(minimum), dtype=np.int64),
+            DIGEST: np.asarray(digests, dtype=object),
+        }
+    )
+    return _with_label(profile, y, label)
+
+
 def profile_pixel_table(
     frame: pd.DataFrame, label: str, example_shape: list[int]
 ) -> pd.DataFrame:

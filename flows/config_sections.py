@@ -36,6 +36,11 @@ class DataConfig(Section):
     image_size: list[PositiveInt] | None = Field(
         None, description="image folders: resize to (height, width)"
     )
+    cache_megabytes: Annotated[int, Field(ge=0)] = Field(
+        512,
+        description="image folders: decoded pixels (uint8) are kept in memory "
+        "when all of them fit in this many MB; else every epoch decodes again",
+    )
     sequence_id: str | None = Field(
         None, description="long-format sequence tables: the column naming each series"
     )
@@ -61,7 +66,14 @@ class DataConfig(Section):
     def loader_options(self) -> dict[str, Any]:
         """The keyword arguments of `tasks.load.load_dataset` for this source."""
         return self.model_dump(
-            include={"kind", "label", "sequence_id", "step", "image_size"}
+            include={
+                "kind",
+                "label",
+                "sequence_id",
+                "step",
+                "image_size",
+                "cache_megabytes",
+            }
         )
 
     def reader_options(self) -> dict[str, Any]:

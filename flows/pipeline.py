@@ -21,6 +21,7 @@ from flows.prepare import SearchInputs, prepare_search, search_models
 from tasks.errors import ConfigError
 from tasks.evaluate import Metrics, evaluate_model_task
 from tasks.publish import PublishResult, publish_version_task
+from tasks.readers import array_sample
 from tasks.registry.documents import describe_run, version_documents
 from tasks.registry.model_card import render_model_card
 from tasks.registry.rescore import rescore_champion_task
@@ -143,7 +144,7 @@ def publish_candidate(
         min_improvement=publish.min_improvement,
         thresholds=dict(publish.thresholds),
         min_class_recall=publish.min_class_recall,
-        export_sample=splits.x_test,
+        export_sample=array_sample(splits.x_test),
         champion_rescore=comparison,
         max_p_value=publish.max_p_value,
     )

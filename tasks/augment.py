@@ -14,6 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tasks.readers.image_files import ImageFiles
 from tasks.split import Splits
 from tasks.stage import stage
 
@@ -146,23 +147,33 @@ def make_datasets(
     """Build the train and validation pipelines once per run, not per trial."""
     num_classes = splits.num_classes
 
-    def one_hot(x: np.ndarray, y: np.ndarray) -> tf.data.Dataset:
-        labels = keras.utils.to_categorical(y, num_classes).astype("float32")
-        inputs = x.astype(str) if x.dtype.kind in "OUS" else x.astype("float32")
-        return tf.data.Dataset.from_tensor_slices((inputs, labels))
+    def labels(y: np.ndarray) -> np.ndarray:
+        return keras.utils.to_categorical(y, num_classes).astype("float32")
 
-    train = (
-        one_hot(splits.x_train, splits.y_train)
-        .cache()
-        .shuffle(len(splits.x_train), seed=seed, reshuffle_each_iteration=True)
-        .batch(batch_size)
-    )
+    def one_hot(x: np.ndarray, y: np.ndarray) -> tf.data.Dataset:
+        inputs = x.astype(str) if x.dtype.kind in "OUS" else x.astype("float32")
+        return tf.data.Dataset.from_tensor_slices((inputs, labels(y)))
+
+    if isinstance(splits.x_train, ImageFiles):
+        # Files: shuffled as paths or cache rows, decoded (or gathered) per
+        # batch, in the order an array shuffled with this seed would take.
+        train = splits.x_train.batches(
+            batch_size, labels(splits.y_train), shuffle_seed=seed
+        )
+        validation = splits.x_val.batches(256, labels(splits.y_val))
+    else:
+        train = (
+            one_hot(splits.x_train, splits.y_train)
+            .cache()
+            .shuffle(len(splits.x_train), seed=seed, reshuffle_each_iteration=True)
+            .batch(batch_size)
+        )
+        validation = one_hot(splits.x_val, splits.y_val).batch(256).cache()
     if augmenter is not None:
         train = train.map(
             lambda x, y: (augmenter(x), y),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
-    validation = one_hot(splits.x_val, splits.y_val).batch(256).cache()
     return Datasets(
         train=train.prefetch(tf.data.AUTOTUNE),
         validation=validation.prefetch(tf.data.AUTOTUNE),

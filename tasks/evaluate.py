@@ -15,6 +15,7 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
 )
 
+from tasks.readers.image_files import ImageFiles, predict_probabilities
 from tasks.stage import stage
 
 
@@ -83,9 +84,9 @@ def evaluate_predictions(
     )
 
 
-def predict_classes(model: keras.Model, x: np.ndarray) -> np.ndarray:
-    """The class index `model` predicts for each example of `x`."""
-    probabilities = model.predict(x, batch_size=256, verbose=0)
+def predict_classes(model: keras.Model, x: np.ndarray | ImageFiles) -> np.ndarray:
+    """The class index `model` predicts for each example of `x` (or each file)."""
+    probabilities = predict_probabilities(model, x, batch_size=256)
     return np.argmax(probabilities, axis=-1)
 
 

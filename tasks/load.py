@@ -16,7 +16,9 @@ import pandas as pd
 from data_contracts.profile import numeric_values
 from tasks.errors import DataError
 from tasks.readers import Examples
-from tasks.readers.images import read_image_folder
+from tasks.readers.image_files import ImageFiles
+from tasks.readers.image_index import index_image_folder
+from tasks.readers.image_scan import CACHE_BYTES, scan_images
 from tasks.readers.npz import read_npz
 from tasks.readers.sequences import long_table_to_sequences
 from tasks.readers.tables import TABLE_SUFFIXES, read_table
@@ -57,6 +59,7 @@ def load_dataset(
     sequence_id: str | None = None,
     step: str | None = None,
     image_size: list[int] | None = None,
+    cache_megabytes: float = CACHE_BYTES / 2**20,
 ) -> RawData:
     """Read `source` without judging its content (the contract does that).
 
@@ -68,6 +71,8 @@ def load_dataset(
         sequence_id: long-format sequence tables: the column naming each series.
         step: long-format sequence tables: the column ordering the steps.
         image_size: image folders: resize every image to (height, width).
+        cache_megabytes: image folders: keep the decoded pixels in memory
+            when they fit in this many MB (`tasks.readers.image_scan`).
 
     Raises:
         DataError: the source does not exist, has an unsupported format,
@@ -92,8 +97,9 @@ def load_dataset(
             f"existing file: {SUPPORTED}."
         )
     if path.is_dir():
-        x, y = read_image_folder(path, image_size)
-        return RawData(source, kind, x=x, y=y)
+        files, y = index_image_folder(path, image_size)
+        files = scan_images(files, cache_bytes=int(cache_megabytes * 2**20))
+        return RawData(source, kind, x=files, y=y)
     suffix = path.suffix.lower()
     if suffix == ".npz":
         arrays = read_npz(path, kind)
@@ -160,6 +166,13 @@ def to_examples(
                 f"{raw.source}: {x_name} has {len(x)} examples but {y_name} has "
                 f"{len(y)} labels; expected one label per example."
             )
+    if isinstance(raw.x, ImageFiles):
+        if raw.x.size is None:
+            raise DataError(
+                f"{raw.source} holds images of different sizes; expected one "
+                "size. Set data.image_size: [height, width] to resize them."
+            )
+        return Examples(x=raw.x, y=raw.y)
     dtype = object if raw.kind == "text" else "float32"
     return Examples(
         x=raw.x.astype(dtype),

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from tasks.errors import DataError, ModelReferenceError, RegistryError
+from tasks.readers.image_files import ImageFiles, predict_probabilities
 from tasks.readers.inputs import fit_to_model, read_inputs
 from tasks.registry.champion import read_champion
 from tasks.registry.model_file import load_published_model
@@ -94,8 +95,9 @@ def predict_batch(
         batch_size: examples per predict batch.
 
     Returns:
-        One row per example, in input order: `prediction` (the original
-        label), `probability` (its probability) and `p_<label>` per class.
+        One row per example, in input order: for an image folder `path` (the
+        file), then `prediction` (the original label), `probability` (its
+        probability) and `p_<label>` per class.
 
     Raises:
         UnsafeModelError: the model file would run code on load (a Lambda).
@@ -121,9 +123,10 @@ def predict_batch(
             "version is damaged: republish it, or predict with another version."
         )
     x = fit_to_model(read_inputs(str(input_source), data), model, str(input_source))
-    probabilities = model.predict(x, batch_size=batch_size, verbose=0)
+    probabilities = predict_probabilities(model, x, batch_size=batch_size)
     best = probabilities.argmax(axis=1)
-    columns = {
+    columns = {"path": x.paths} if isinstance(x, ImageFiles) else {}
+    columns |= {
         "prediction": [labels[i] for i in best],
         "probability": probabilities.max(axis=1),
     }

@@ -23,6 +23,7 @@ import numpy as np
 
 from model_builders import InputSpec
 from model_builders.ngram import NGRAM_SETTINGS
+from tasks.readers.image_files import ImageFiles
 from tasks.stage import stage
 
 
@@ -107,7 +108,7 @@ class Preprocessing:
 
 
 def fit_preprocessing(
-    x_train: np.ndarray,
+    x_train: np.ndarray | ImageFiles,
     kind: str = "image",
     max_tokens: int = 20000,
     text_length: int | None = None,
@@ -137,9 +138,12 @@ def fit_preprocessing(
             char_vocabulary=char_vocabulary,
             char_idf=char_idf,
         )
-    flat = x_train.reshape(-1, x_train.shape[-1]).astype("float64")
-    mean = np.nan_to_num(np.nanmean(flat, axis=0))
-    variance = np.nan_to_num(np.nanvar(flat, axis=0))
+    if isinstance(x_train, ImageFiles):  # sums from the decode pass
+        mean, variance = x_train.channel_moments()
+    else:
+        flat = x_train.reshape(-1, x_train.shape[-1]).astype("float64")
+        mean = np.nan_to_num(np.nanmean(flat, axis=0))
+        variance = np.nan_to_num(np.nanvar(flat, axis=0))
     variance[variance < 1e-12] = 1.0
     reference = None
     if kind == "sequence":

@@ -10,15 +10,14 @@ outputs name the originals. The hashing rules live in `tasks.split_hash`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from data_contracts.profile import example_digests
 from tasks.errors import DataError
 from tasks.load import Examples
+from tasks.readers import example_digests_of, take_examples
 from tasks.split_hash import SPLIT_NAMES, TEST, TRAIN, VALIDATION, assign_splits
 from tasks.stage import stage
 
@@ -67,7 +66,7 @@ class Splits:
         )
         digests, names = [], []
         for name, (known, x) in zip(SPLIT_NAMES, parts, strict=True):
-            found = list(known) if known is not None else example_digests(x)
+            found = list(known) if known is not None else example_digests_of(x)
             digests.extend(found)
             names.extend([name] * len(found))
         return pd.DataFrame({"digest": digests, "split": names}, dtype=object)
@@ -118,7 +117,7 @@ def split_examples(
     labels = _python_values(np.unique(examples.y))
     index = {value: i for i, value in enumerate(labels)}
     y = np.array([index[v] for v in _python_values(examples.y)], dtype="int64")
-    digests = np.asarray(example_digests(examples.x), dtype=object)
+    digests = np.asarray(example_digests_of(examples.x), dtype=object)
     kept_test = examples.x_test is not None
     if kept_test:
         _check_kept_test_labels(examples.y_test, labels)
@@ -129,9 +128,9 @@ def split_examples(
     parts = {}
     for code in (TRAIN, VALIDATION, TEST):
         where = np.flatnonzero(split == code)
-        parts[code] = (_take(examples.x, where), y[where], digests[where])
+        parts[code] = (take_examples(examples.x, where), y[where], digests[where])
     if kept_test:
-        test_digests = np.asarray(example_digests(examples.x_test), dtype=object)
+        test_digests = np.asarray(example_digests_of(examples.x_test), dtype=object)
         y_test = np.array(
             [index[v] for v in _python_values(examples.y_test)], dtype="int64"
         )
@@ -163,13 +162,6 @@ def _check_kept_test_labels(y_test: np.ndarray, labels: list) -> None:
             f"{sorted(unseen, key=str)}. Expected test labels drawn from "
             f"{labels}. Fix the labels or drop those examples."
         )
-
-
-def _take(x: np.ndarray | Sequence, where: np.ndarray) -> np.ndarray | list:
-    """Examples at `where`: fancy indexing for arrays, a list for ragged lists."""
-    if isinstance(x, np.ndarray):
-        return x[where]
-    return [x[i] for i in where]
 
 
 def _python_values(values: np.ndarray) -> list:

@@ -19,13 +19,15 @@ from data_contracts import (
     profile_arrays,
     profile_pixel_table,
     profile_sequences,
+    profile_statistics,
     profile_texts,
     validate_frame,
 )
-from data_contracts.magnitude import array_magnitudes
+from data_contracts.magnitude import array_magnitudes, extreme_magnitudes
 from data_contracts.suite import ARRAY_KINDS
 from tasks.errors import ConfigError, DataError
 from tasks.load import RawData
+from tasks.readers.image_files import ImageFiles
 from tasks.registry.champion import read_champion
 from tasks.stage import stage
 
@@ -109,6 +111,17 @@ def profile_raw(
                 "series and ordering its steps (one row per step)."
             )
         return profile_pixel_table(table, label, image_shape or [])
+    if isinstance(raw.x, ImageFiles):  # profiled by the decode pass
+        stats = raw.x.stats
+        return profile_statistics(
+            stats.shapes,
+            stats.minimum,
+            stats.maximum,
+            stats.mean,
+            stats.digests,
+            raw.y,
+            label=label,
+        )
     profile = {
         "image": profile_arrays,
         "sequence": profile_sequences,
@@ -160,6 +173,9 @@ def raw_magnitudes(raw: RawData, contract: DataContract) -> pd.DataFrame:
     if raw.table is not None or raw.x is None or raw.kind not in ARRAY_KINDS:
         return pd.DataFrame()
     limit = contract.max_abs_value
+    if isinstance(raw.x, ImageFiles):
+        stats = raw.x.stats
+        return extreme_magnitudes(stats.minimum, stats.maximum, raw.x.paths, limit)
     frames = [array_magnitudes(raw.x, limit, kind=raw.kind)]
     if raw.x_test is not None:
         frames.append(

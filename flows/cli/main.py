@@ -203,9 +203,10 @@ def predict(
 ) -> None:
     """Predict a file of raw inputs with a published model; write one CSV row each.
 
-    Columns: prediction (the original label), probability, and p_<label> per
-    class. Exit code 2 for an unknown model or inputs the model cannot take, 5
-    for a model file refused because loading it could run code (a Lambda).
+    Columns: path (image folders: the file), prediction (the original label),
+    probability, and p_<label> per class. Exit code 2 for an unknown model or
+    inputs the model cannot take, 5 for a model file refused because loading
+    it could run code (a Lambda).
     """
     with reported_errors(debug):
         import_tensorflow_quietly()

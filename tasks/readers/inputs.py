@@ -16,11 +16,18 @@ import numpy as np
 from data_contracts.profile import numeric_values
 from tasks.errors import DataError, raise_if_transient
 from tasks.load import load_dataset
+from tasks.readers.image_files import ImageFiles
+from tasks.readers.image_index import index_image_folder
 from tasks.readers.npz import BROKEN_ARCHIVE, with_channel_axis
 
 
-def read_inputs(source: str, data: dict) -> np.ndarray:
+def read_inputs(source: str, data: dict) -> np.ndarray | ImageFiles:
     """Raw inputs read the way the version's config read its training data.
+
+    An image folder is indexed, not decoded (`ImageFiles`): prediction
+    decodes it in batches, with the decoder training used, so a folder of
+    any size predicts in bounded memory. Its images may sit in class
+    subfolders or directly in the folder.
 
     Raises:
         DataError: the source cannot be read, or holds no examples of the kind.
@@ -28,6 +35,16 @@ def read_inputs(source: str, data: dict) -> np.ndarray:
     kind = data.get("kind", "image")
     if source.lower().endswith(".npz") and Path(source).is_file():
         return _read_npz_inputs(Path(source), kind)
+    if Path(source).is_dir():
+        files, _ = index_image_folder(
+            Path(source), data.get("image_size"), labelled=False
+        )
+        if files.size is None:
+            raise DataError(
+                f"{source} holds images of different sizes; expected one size. "
+                "Resize them, or predict with a model trained with data.image_size."
+            )
+        return files
     raw = load_dataset(
         source,
         kind=kind,
@@ -37,11 +54,6 @@ def read_inputs(source: str, data: dict) -> np.ndarray:
         image_size=data.get("image_size"),
     )
     if raw.table is None:
-        if isinstance(raw.x, list):
-            raise DataError(
-                f"{source} holds images of different sizes; expected one size. "
-                "Resize them, or predict with a model trained with data.image_size."
-            )
         return raw.x
     table = raw.table.drop(columns=[data.get("label", "label")], errors="ignore")
     if kind == "text":
@@ -88,7 +100,9 @@ def _read_npz_inputs(path: Path, kind: str) -> np.ndarray:
     return with_channel_axis(x, kind)  # grey images, univariate series
 
 
-def fit_to_model(x: np.ndarray, model: keras.Model, source: str) -> np.ndarray:
+def fit_to_model(
+    x: np.ndarray | ImageFiles, model: keras.Model, source: str
+) -> np.ndarray | ImageFiles:
     """Inputs as the model takes them; short series get the pipeline's NaN padding.
 
     Raises:
@@ -98,6 +112,9 @@ def fit_to_model(x: np.ndarray, model: keras.Model, source: str) -> np.ndarray:
     expected = tuple(spec.shape[1:])
     if len(x) == 0:
         raise DataError(f"{source} holds no examples; expected at least one.")
+    if isinstance(x, ImageFiles):
+        _check_shape(tuple(x.shape[1:]), expected, source)
+        return x
     if spec.dtype == "string":
         if x.ndim != 1:
             raise DataError(
@@ -130,7 +147,11 @@ def fit_to_model(x: np.ndarray, model: keras.Model, source: str) -> np.ndarray:
         missing = expected[0] - x.shape[1]
         if missing > 0 and x.shape[2] == expected[1]:
             x = np.pad(x, ((0, 0), (0, missing), (0, 0)), constant_values=np.nan)
-    received = tuple(x.shape[1:])
+    _check_shape(tuple(x.shape[1:]), expected, source)
+    return x
+
+
+def _check_shape(received: tuple, expected: tuple, source: str) -> None:
     if len(received) != len(expected) or any(
         want is not None and got != want
         for got, want in zip(received, expected, strict=True)
@@ -140,4 +161,3 @@ def fit_to_model(x: np.ndarray, model: keras.Model, source: str) -> np.ndarray:
             f"expects {expected}. Pass the same kind of examples it was trained "
             "on (resize images, keep the same features per step)."
         )
-    return x

@@ -24,9 +24,9 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from data_contracts.profile import example_digests
 from tasks.errors import RegistryError
 from tasks.evaluate import evaluate_predictions, mcnemar_p_value, predict_classes
+from tasks.readers import example_digests_of, take_examples
 from tasks.registry.champion import read_champion
 from tasks.registry.model_file import load_published_model
 from tasks.registry.versions import pipeline_dir, read_metrics
@@ -139,7 +139,7 @@ def rescore_champion(
             version, metric, num_test, f"champion {version} has other classes"
         )
     if digests_test is None:
-        digests_test = example_digests(x_test)
+        digests_test = example_digests_of(x_test)
     where, basis = _unseen_examples(pipeline / version, digests_test)
     if not len(where):
         return _stored(
@@ -150,7 +150,7 @@ def rescore_champion(
             "(all were in its train or validation split)",
         )
     model = load_published_model(pipeline / version / "model.keras")
-    x, y = _take(x_test, where), np.asarray(y_test)[where]
+    x, y = take_examples(x_test, where), np.asarray(y_test)[where]
     try:
         champion_predicted = predict_classes(model, x)
     except UNREADABLE_INPUT as exc:
@@ -259,13 +259,6 @@ def _unseen_examples(
         ) from exc
     seen = membership.loc[membership["split"] != "test", "digest"].astype(str)
     return np.flatnonzero(~np.isin(digests, seen.to_numpy())), UNSEEN
-
-
-def _take(x: np.ndarray | Sequence, where: np.ndarray) -> np.ndarray | list:
-    """Examples at `where`: fancy indexing for arrays, a list for ragged lists."""
-    if isinstance(x, np.ndarray):
-        return x[where]
-    return [x[i] for i in where]
 
 
 rescore_champion_task = stage("rescore-champion")(rescore_champion)

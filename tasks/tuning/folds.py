@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
-from data_contracts.profile import example_digests
+from tasks.readers import example_digests_of, join_examples, take_examples
 from tasks.split import Splits
 
 HOLDOUT = "holdout"
@@ -146,9 +146,9 @@ def fold_splits(splits: Splits, folds: int, seed: int) -> list[Splits]:
         result.append(
             dataclasses.replace(
                 splits,
-                x_train=_take(x, train),
+                x_train=take_examples(x, train),
                 y_train=y[train],
-                x_val=_take(x, val),
+                x_val=take_examples(x, val),
                 y_val=y[val],
                 digests_train=digests[train],
                 digests_val=digests[val],
@@ -214,10 +214,7 @@ def _smallest_class(y: np.ndarray, digests: np.ndarray) -> tuple[int, int]:
 
 def _pool(splits: Splits) -> tuple[np.ndarray | list, np.ndarray, np.ndarray]:
     """Train then validation examples: inputs, labels and content digests."""
-    if isinstance(splits.x_train, np.ndarray) and isinstance(splits.x_val, np.ndarray):
-        x = np.concatenate([splits.x_train, splits.x_val])
-    else:
-        x = list(splits.x_train) + list(splits.x_val)
+    x = join_examples(splits.x_train, splits.x_val)
     y = np.concatenate([splits.y_train, splits.y_val]).astype("int64")
     digests = np.asarray(
         list(_digests(splits.digests_train, splits.x_train))
@@ -228,11 +225,4 @@ def _pool(splits: Splits) -> tuple[np.ndarray | list, np.ndarray, np.ndarray]:
 
 
 def _digests(known: np.ndarray | None, x: np.ndarray | Sequence) -> Sequence:
-    return known if known is not None else example_digests(x)
-
-
-def _take(x: np.ndarray | list, where: np.ndarray) -> np.ndarray | list:
-    """Examples at `where`: fancy indexing for arrays, a list for ragged lists."""
-    if isinstance(x, np.ndarray):
-        return x[where]
-    return [x[i] for i in where]
+    return known if known is not None else example_digests_of(x)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from tasks.readers import join_examples
 from tasks.split import Splits
 from tasks.tuning.folds import ValidationScheme, choose_validation
 from tasks.tuning.schedule import TrainingLength, training_length
@@ -126,6 +127,4 @@ def pooled_splits(splits: Splits) -> Splits:
 def _concatenate(first, second):
     if first is None or second is None:
         return None
-    if isinstance(first, np.ndarray) and isinstance(second, np.ndarray):
-        return np.concatenate([first, second])
-    return list(first) + list(second)
+    return join_examples(first, second)

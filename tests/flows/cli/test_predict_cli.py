@@ -5,6 +5,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import tensorflow as tf
+from PIL import Image
 from sklearn.datasets import load_digits
 from typer.testing import CliRunner
 
@@ -12,6 +14,7 @@ from typer.testing import CliRunner
 # the stderr of the moment it is imported, and CliRunner's closes after a call.
 from flows.cli.main import app
 from flows.predict import batch_predict
+from tasks.readers.image_files import decode_image
 
 DIGITS = {"source": "sklearn:digits", "kind": "image", "image_shape": [8, 8, 1]}
 
@@ -89,3 +92,26 @@ def test_batch_predict_flow_writes_the_csv(prefect_harness, published):
     )
     assert result.num_rows == 50 and result.version_dir.endswith("v0001")
     assert len(pd.read_csv(result.out_path)) == 50
+
+
+def test_an_image_folder_predicts_as_the_model_does_in_process(published):
+    """Files named in a `path` column, decoded as training decodes them."""
+    model, tmp_path = published
+    folder = tmp_path / "new-images"
+    folder.mkdir()
+    images = load_digits().images[:20].astype("uint8")  # 0-16: exact in a PNG
+    for i, image in enumerate(images):
+        Image.fromarray(image).save(folder / f"{i:02d}.png")
+    out = tmp_path / "folder.csv"
+    result = _predict(tmp_path, "digits", str(folder), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out)
+    assert frame["path"].tolist() == [str(folder / f"{i:02d}.png") for i in range(20)]
+    decoded = np.stack(
+        [decode_image(tf.constant(path), channels=1).numpy() for path in frame["path"]]
+    )
+    expected = model.predict(decoded.astype("float32"), verbose=0)
+    probabilities = frame[[f"p_{label}" for label in range(10)]].to_numpy()
+    np.testing.assert_allclose(probabilities, expected, atol=1e-6)
+    assert frame["prediction"].tolist() == expected.argmax(axis=1).tolist()
+    np.testing.assert_array_equal(decoded[..., 0], images)  # no resize, no loss
