@@ -23,7 +23,7 @@ from dataclasses import replace
 import numpy as np
 import tensorflow as tf
 
-from data_contracts.digests import row_digests
+from data_contracts.digests import exact_row_digests
 from tasks.errors import DataError
 from tasks.readers.image_files import ImageFiles, ImageStats, decode_image
 
@@ -73,17 +73,19 @@ def _scan_batches(files: ImageFiles, cache_bytes: int) -> ImageFiles:
     stats = _empty_stats(count, files.channels, "x".join(map(str, shape)))
     size = files.size if files.resize else None
 
-    def decode(path: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def decode(path: tf.Tensor) -> tuple[tf.Tensor, ...]:
         image = decode_image(path, files.channels, size)
         image.set_shape(shape)  # a file of another size fails here, and is named
-        return path, image
+        return path, image, _numbers(image)
 
     seen, position = [], 0
-    for paths, pixels in _progress(_dataset(files, decode).batch(_BATCH), count):
+    for paths, pixels, numbers in _progress(
+        _dataset(files, decode).batch(_BATCH), count
+    ):
         pixels = pixels.numpy()
         found = len(pixels)
         rows = slice(position, position + found)
-        _record(stats, rows, pixels.reshape(found, width), files.channels)
+        _record(stats, rows, pixels.reshape(found, width), numbers.numpy())
         if store is not None:
             store[rows] = pixels
         seen.extend(paths.numpy())
@@ -101,14 +103,17 @@ def _scan_one_by_one(files: ImageFiles) -> ImageFiles:
     """
     stats = _empty_stats(len(files), files.channels, "")
 
-    def decode(path: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        return path, decode_image(path, files.channels)
+    def decode(path: tf.Tensor) -> tuple[tf.Tensor, ...]:
+        image = decode_image(path, files.channels)
+        return path, image, _numbers(image)
 
     seen = []
-    for i, (path, pixels) in enumerate(_progress(_dataset(files, decode), len(files))):
+    for i, (path, pixels, numbers) in enumerate(
+        _progress(_dataset(files, decode), len(files))
+    ):
         pixels = pixels.numpy()
         stats.shapes[i] = "x".join(map(str, pixels.shape))
-        _record(stats, slice(i, i + 1), pixels.reshape(1, -1), files.channels)
+        _record(stats, slice(i, i + 1), pixels.reshape(1, -1), numbers.numpy()[None])
         seen.append(path.numpy())
     _raise_undecodable(files, seen)
     return replace(files, stats=stats)
@@ -133,16 +138,34 @@ def _empty_stats(count: int, channels: int, shape: str) -> ImageStats:
     )
 
 
-def _record(stats: ImageStats, rows: slice, pixels: np.ndarray, channels: int) -> None:
-    """Fill `rows` of `stats` from their pixels, one file a row (uint8, flat)."""
-    values = pixels.astype(np.float64)
-    stats.minimum[rows] = pixels.min(axis=1) if pixels.shape[1] else np.nan
-    stats.maximum[rows] = pixels.max(axis=1) if pixels.shape[1] else np.nan
-    stats.mean[rows] = values.sum(axis=1) / max(1, values.shape[1])
-    stats.digests[rows] = row_digests(values)
-    per_channel = values.reshape(len(values), -1, channels)
-    stats.sums[rows] = per_channel.sum(axis=1)
-    stats.squares[rows] = np.square(per_channel).sum(axis=1)
+def _numbers(image: tf.Tensor) -> tf.Tensor:
+    """[min, max, per-channel sums, per-channel sums of squares], float64.
+
+    Computed in the parallel map. Sums of 8-bit values are whole numbers far
+    below 2**53, so they are exact in any order: the same as NumPy's.
+    """
+    values = tf.cast(tf.reshape(image, [-1, tf.shape(image)[-1]]), tf.float64)
+    return tf.concat(
+        [
+            [tf.reduce_min(values), tf.reduce_max(values)],
+            tf.reduce_sum(values, axis=0),
+            tf.reduce_sum(tf.square(values), axis=0),
+        ],
+        axis=0,
+    )
+
+
+def _record(
+    stats: ImageStats, rows: slice, pixels: np.ndarray, numbers: np.ndarray
+) -> None:
+    """Fill `rows` of `stats`: one file a row, its uint8 pixels flat."""
+    channels = stats.sums.shape[1]
+    stats.minimum[rows], stats.maximum[rows] = numbers[:, 0], numbers[:, 1]
+    stats.sums[rows] = numbers[:, 2 : 2 + channels]
+    stats.squares[rows] = numbers[:, 2 + channels :]
+    stats.mean[rows] = stats.sums[rows].sum(axis=1) / max(1, pixels.shape[1])
+    # 8-bit values are exact in float32: the digest of the float64 values.
+    stats.digests[rows] = exact_row_digests(pixels.astype(np.float64))
 
 
 def _raise_undecodable(files: ImageFiles, seen: list[bytes]) -> None:
