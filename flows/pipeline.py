@@ -24,6 +24,7 @@ from tasks.publish import PublishResult, publish_version_task
 from tasks.readers import array_sample
 from tasks.registry.documents import describe_run, version_documents
 from tasks.registry.model_card import render_model_card
+from tasks.registry.prepared import write_prepared
 from tasks.registry.rescore import rescore_champion_task
 from tasks.registry.retry import already_published
 from tasks.registry.run_data import record_data
@@ -69,6 +70,8 @@ def automl_pipeline(
         return PipelineResult(*earlier, str(run_dir), str(run_dir / "tensorboard"))
 
     inputs = prepare_search(config, data_docs_dir=run_dir / "data_docs")
+    if distributed is not None:  # before the record: workers wait for it, then read
+        write_prepared(run_dir, inputs.splits, inputs.preprocessing, inputs.report)
     record_data(run_dir, inputs.splits, new_search=distributed is not None)
     report, splits = inputs.report, inputs.splits
     progress = SearchProgressArtifact(config.name, config.search.max_trials)

@@ -1,6 +1,7 @@
-"""Everything up to the search, made the same way on a chief and every worker:
-load -> validate -> split -> preprocess -> plan -> augment; and the search
-stage over what that made."""
+"""Everything up to the search: load -> validate -> split -> preprocess on a
+chief (a distributed worker reads what its chief prepared instead), then
+plan -> augment -> datasets the same way on both; and the search stage over
+what that made."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from model_builders import default_families
 from tasks.augment import Datasets, build_augmenter, make_datasets_task
 from tasks.load import RawData, load_dataset_task, to_examples_task
 from tasks.preprocess import Preprocessing, fit_preprocessing_task
+from tasks.registry.prepared import read_prepared
 from tasks.search import SearchResult, run_search_task
 from tasks.split import Splits, split_examples_task
 from tasks.tuning.distributed.role import DistributedSearch
@@ -43,10 +45,15 @@ PLANNED = {
 
 @dataclass(frozen=True)
 class SearchInputs:
-    """What the search needs, made the same way on a chief and on every worker."""
+    """What the search needs, on a chief and on every worker.
 
-    raw: RawData
-    report: ValidationReport
+    `raw` and `report` are the chief's only: a worker that reads the chief's
+    prepared data (`prepared_from`) neither loads nor validates, so it has
+    None there; nothing a worker does with its inputs uses them.
+    """
+
+    raw: RawData | None
+    report: ValidationReport | None
     splits: Splits
     preprocessing: Preprocessing
     datasets: Datasets
@@ -55,12 +62,67 @@ class SearchInputs:
     refit_data: Datasets | None = None
 
 
-def prepare_search(config: PipelineConfig, data_docs_dir: Path) -> SearchInputs:
+def prepare_search(
+    config: PipelineConfig, data_docs_dir: Path, prepared_from: Path | None = None
+) -> SearchInputs:
     """load -> validate -> split -> preprocess -> augment, up to the search.
 
-    Seeded throughout, so a chief and its workers, each running this on the
-    same config, get the same splits and the same fitted preprocessing.
+    Seeded throughout, so running it again on the same config gives the same
+    splits and the same fitted preprocessing (a resumed run relies on it).
+
+    Args:
+        config: the pipeline config.
+        data_docs_dir: where the contract's Data Docs go.
+        prepared_from: a run folder holding a chief's prepared data
+            (`tasks.registry.prepared`): its splits and preprocessing are
+            read instead of loaded, validated, split and fitted again (no
+            decode pass over an image folder); the rest is made as usual.
     """
+    logger = get_run_logger()
+    data = config.data
+    raw = report = None
+    if prepared_from is None:
+        raw, report, splits, preprocessing = _load_and_split(config, data_docs_dir)
+    else:
+        prepared = read_prepared(prepared_from, image_root=_image_root(data.source))
+        splits, preprocessing = prepared.splits, prepared.preprocessing
+        logger.info(
+            "read the chief's prepared data from %s: %d examples, no load or "
+            "decode pass",
+            prepared.path,
+            prepared.num_examples,
+        )
+    augmenter = None
+    if config.augment.enabled:
+        augmenter = build_augmenter(
+            data.kind,
+            feature_std=_feature_std(preprocessing),
+            seed=config.seed,
+            **config.augment.model_dump(exclude={"enabled"}),
+        )
+    plan = plan_search(splits, **config.search.model_dump(include=PLANNED))
+    logger.info("search plan: %s", plan.validation.reason)
+    batch = plan.length.batch_size
+
+    def pipelines(part: Splits) -> Datasets:
+        return make_datasets_task(part, batch, augmenter=augmenter, seed=config.seed)
+
+    folds = ()
+    if plan.validation.kind == "kfold":
+        folds = tuple(
+            pipelines(fold)
+            for fold in fold_splits(splits, plan.validation.folds, config.seed)
+        )
+    refit_data = pipelines(pooled_splits(splits)) if plan.refit else None
+    return SearchInputs(
+        raw, report, splits, preprocessing, pipelines(splits), plan, folds, refit_data
+    )
+
+
+def _load_and_split(
+    config: PipelineConfig, data_docs_dir: Path
+) -> tuple[RawData, ValidationReport, Splits, Preprocessing]:
+    """load -> validate -> split -> preprocess: what a chief prepares."""
     logger = get_run_logger()
     data = config.data
     raw = load_dataset_task(data.source, **data.loader_options())
@@ -100,31 +162,13 @@ def prepare_search(config: PipelineConfig, data_docs_dir: Path) -> SearchInputs:
         max_tokens=data.max_tokens,
         text_length=data.text_length,
     )
-    augmenter = None
-    if config.augment.enabled:
-        augmenter = build_augmenter(
-            data.kind,
-            feature_std=_feature_std(preprocessing),
-            seed=config.seed,
-            **config.augment.model_dump(exclude={"enabled"}),
-        )
-    plan = plan_search(splits, **config.search.model_dump(include=PLANNED))
-    logger.info("search plan: %s", plan.validation.reason)
-    batch = plan.length.batch_size
+    return raw, report, splits, preprocessing
 
-    def pipelines(part: Splits) -> Datasets:
-        return make_datasets_task(part, batch, augmenter=augmenter, seed=config.seed)
 
-    folds = ()
-    if plan.validation.kind == "kfold":
-        folds = tuple(
-            pipelines(fold)
-            for fold in fold_splits(splits, plan.validation.folds, config.seed)
-        )
-    refit_data = pipelines(pooled_splits(splits)) if plan.refit else None
-    return SearchInputs(
-        raw, report, splits, preprocessing, pipelines(splits), plan, folds, refit_data
-    )
+def _image_root(source: str) -> Path | None:
+    """Where this machine's config finds an image folder (None: not a folder)."""
+    path = Path(source)
+    return path if not source.startswith("sklearn:") and path.is_dir() else None
 
 
 def search_models(

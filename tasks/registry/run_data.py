@@ -122,6 +122,23 @@ def check_worker_data(
     return fingerprint
 
 
+def wait_for_chief_data(
+    run_dir: Path, timeout_seconds: float | None = None, poll_seconds: float = 1.0
+) -> dict:
+    """The chief's `run.json` once it holds a data fingerprint.
+
+    A distributed chief writes its prepared data (`tasks.registry.prepared`)
+    before it records the fingerprint, so once this returns a worker finds
+    that data in the run folder. A worker that started first waits, at most
+    `timeout_seconds` (None: as long as it takes).
+
+    Raises:
+        ConfigError: the run folder holds a run that already published, or
+            the chief recorded nothing within `timeout_seconds`.
+    """
+    return _chief_record(run_dir, timeout_seconds, poll_seconds)
+
+
 def _chief_record(
     run_dir: Path, timeout_seconds: float | None, poll_seconds: float
 ) -> dict:

@@ -1,7 +1,8 @@
 """Distributed search end to end: a real chief and real worker processes.
 
 `automl run --distributed` and `automl worker` run as separate processes on
-127.0.0.1, talking Keras Tuner's gRPC protocol, on 48 tiny images. They log to
+127.0.0.1, talking Keras Tuner's gRPC protocol, on 48 tiny images (an image
+folder, or an .npz); the workers read the data the chief prepared. They log to
 the session's temporary Prefect server (the harness), like the other flows.
 """
 
@@ -14,12 +15,14 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
+from PIL import Image
 from typer.testing import CliRunner
 
 from flows.cli.main import app
-from tests.helpers import free_port, save_tiny_npz
+from tests.helpers import free_port, save_tiny_npz, tiny_image_arrays
 
 # A chief and two workers as real processes (~1 min): `make test-slow`.
 pytestmark = pytest.mark.slow
@@ -35,11 +38,24 @@ def prefect_env(prefect_harness) -> dict:
     return {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
 
 
-def _config(tmp_path: Path, max_trials: int = TRIALS) -> Path:
-    save_tiny_npz(tmp_path / "tiny.npz")
+def _image_folder(root: Path) -> Path:
+    """`tiny_image_arrays` as 8-bit grey PNGs, one folder per class."""
+    x, y = tiny_image_arrays()
+    for i, (image, label) in enumerate(zip(x, y, strict=True)):
+        (root / f"c{label}").mkdir(parents=True, exist_ok=True)
+        pixels = np.round(image[..., 0] * 15).astype(np.uint8)
+        Image.fromarray(pixels).save(root / f"c{label}" / f"{i:02d}.png")
+    return root
+
+
+def _config(tmp_path: Path, max_trials: int = TRIALS, folder: bool = False) -> Path:
+    if folder:
+        source = _image_folder(tmp_path / "images")
+    else:
+        source = save_tiny_npz(tmp_path / "tiny.npz")
     config = {
         "name": "tiny",
-        "data": {"source": str(tmp_path / "tiny.npz"), "kind": "image"},
+        "data": {"source": str(source), "kind": "image"},
         "augment": {"enabled": False},
         "search": {
             "tuner": "random",
@@ -96,7 +112,9 @@ def test_worker_with_a_bad_chief_address_exits_2(tmp_path):
 
 
 def test_chief_shares_trials_between_two_workers_and_publishes(prefect_env, tmp_path):
-    config, port = _config(tmp_path), free_port()
+    """On an image folder: the chief decodes it once; the workers read its
+    prepared data and decode no folder of their own."""
+    config, port = _config(tmp_path, folder=True), free_port()
     chief = _start(
         ["run", str(config), "--distributed", "--port", str(port)],
         prefect_env,
@@ -116,7 +134,13 @@ def test_chief_shares_trials_between_two_workers_and_publishes(prefect_env, tmp_
         log = _finish(worker, tmp_path / f"worker{i}.log", timeout=60)
         assert worker.returncode == 0, log[-3000:]
         assert "says the search is over" in log
+        assert "read the chief's prepared data from" in log, log[-3000:]
+        assert "48 examples, no load or decode pass" in log
+        assert "decoded 48 images" not in log and "data fingerprint" in log
 
+    assert "decoded 48 images" in chief_log
+    run_dir = tmp_path / "out" / "runs" / "tiny" / f"distributed-{port}"
+    assert (run_dir / "prepared" / "images.parquet").is_file()
     assert "Published tiny v0001" in chief_log
     _published(tmp_path)
     trials = _search_record(tmp_path, port)["trials"]
