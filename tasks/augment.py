@@ -160,7 +160,9 @@ def make_datasets(
         train = splits.x_train.batches(
             batch_size, labels(splits.y_train), shuffle_seed=seed
         )
-        validation = splits.x_val.batches(256, labels(splits.y_val))
+        validation = splits.x_val.batches(
+            splits.x_val.inference_batch, labels(splits.y_val)
+        )
     else:
         train = (
             one_hot(splits.x_train, splits.y_train)

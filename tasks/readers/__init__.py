@@ -49,7 +49,7 @@ def example_digests_of(x) -> list[str] | np.ndarray:
     return example_digests(x)
 
 
-def array_sample(x, limit: int = 256):
+def array_sample(x, limit: int = 64):
     """`x` as an array: image files decode their first `limit` examples."""
     if isinstance(x, ImageFiles):
         return x[:limit].to_array()

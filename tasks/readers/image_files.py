@@ -43,6 +43,12 @@ def decode_image(
     return image
 
 
+# A predict or validation batch of decoded images stays under this many bytes
+# of float32 pixels: 256 images of 64x64 RGB, 53 of 224x224 (a 256-image batch
+# of those is 154 MB, and the parallel map keeps several in flight).
+BATCH_BYTES = 32 * 2**20
+
+
 @dataclass(frozen=True, eq=False)
 class ImageStats:
     """Each file's statistics from the decode pass, aligned with its paths.
@@ -126,6 +132,13 @@ class ImageFiles:
         return np.dtype("float32")
 
     @property
+    def inference_batch(self) -> int:
+        """Images a predict or validation batch holds: 256, or fewer so a
+        batch of float32 pixels stays within `BATCH_BYTES` (large images)."""
+        image_bytes = 4 * int(np.prod(self.shape[1:]))
+        return max(1, min(256, BATCH_BYTES // image_bytes))
+
+    @property
     def digests(self) -> np.ndarray:
         """Each file's content digest (the decode pass must have run)."""
         return self._stats().digests
@@ -193,7 +206,7 @@ class ImageFiles:
 
     def to_array(self) -> np.ndarray:
         """The decoded images as one float32 array: for small subsets only."""
-        images = [batch.numpy() for batch in self.batches(256)]
+        images = [batch.numpy() for batch in self.batches(self.inference_batch)]
         if not images:
             return np.zeros((0, *self.shape[1:]), dtype="float32")
         return np.concatenate(images)
@@ -227,5 +240,6 @@ class ImageFiles:
 def predict_probabilities(model, x: np.ndarray | ImageFiles, batch_size: int = 256):
     """`model.predict` over an array, or over image files decoded in batches."""
     if isinstance(x, ImageFiles):
-        return model.predict(x.batches(batch_size), verbose=0)
+        batch = min(batch_size, x.inference_batch)
+        return model.predict(x.batches(batch), verbose=0)
     return model.predict(x, batch_size=batch_size, verbose=0)
