@@ -103,7 +103,11 @@ def test_time_budget_stops_new_trials(prepared, tmp_path):
     assert result.leaderboard[0]["best_epoch"] == 0  # stopped after one epoch
 
 
-@pytest.mark.parametrize("tuner", ["bayesian", "hyperband"])
+@pytest.mark.parametrize(
+    "tuner",
+    # Hyperband's first bracket trains longer (~10 s): `make test-slow`.
+    ["bayesian", pytest.param("hyperband", marks=pytest.mark.slow)],
+)
 def test_other_tuners_run(prepared, tmp_path, tuner):
     result = _search(prepared, tmp_path, tuner=tuner, max_trials=1, epochs=2)
     assert np.isfinite(result.best_score)
