@@ -116,3 +116,9 @@ class ModelReferenceError(RegistryError):
 
 class ExportError(AutoMLError):
     """The serving export does not reproduce the Keras model's predictions."""
+
+
+def name_some(items: list, limit: int) -> str:
+    """The first `limit` of `items` for a message, then how many more there are."""
+    named = "; ".join(str(item) for item in items[:limit])
+    return named + (f"; and {len(items) - limit} more" if len(items) > limit else "")

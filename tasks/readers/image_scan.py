@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from data_contracts.digests import exact_row_digests
-from tasks.errors import DataError
+from tasks.errors import DataError, name_some
 from tasks.readers.image_files import ImageFiles, ImageStats, decode_image
 
 logger = logging.getLogger("tasks.load")
@@ -173,14 +173,11 @@ def _raise_undecodable(files: ImageFiles, seen: list[bytes]) -> None:
         return
     decoded = {path.decode() for path in seen}
     failed = [path for path in files.paths if path not in decoded]
-    named = "; ".join(failed[:5]) + (
-        f"; and {len(failed) - 5} more" if len(failed) > 5 else ""
-    )
     raise DataError(
         f"{len(failed)} file(s) are not a readable image of the folder's size "
-        f"and mode: {named} is not a readable image (TensorFlow cannot decode "
-        "it, or it decodes to another size). Replace or remove the file(s), "
-        "then run again."
+        f"and mode: {name_some(failed, 5)} is not a readable image (TensorFlow "
+        "cannot decode it, or it decodes to another size). Replace or remove "
+        "the file(s), then run again."
     )
 
 

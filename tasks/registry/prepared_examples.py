@@ -19,7 +19,7 @@ import pandas as pd
 import tensorflow as tf
 
 from data_contracts.digests import row_digests
-from tasks.errors import DataError
+from tasks.errors import DataError, name_some
 from tasks.readers.image_files import ImageFiles, ImageStats, decode_image
 from tasks.registry.run_data import DataChangedError
 
@@ -194,12 +194,9 @@ def _check_sample(paths: np.ndarray, digests: np.ndarray, facts: dict) -> None:
 def _check_present(paths: np.ndarray, root: Path) -> None:
     missing = [path for path in paths if not os.path.exists(path)]
     if missing:
-        named = "; ".join(missing[:3]) + (
-            f"; and {len(missing) - 3} more" if len(missing) > 3 else ""
-        )
         raise DataError(
             f"{len(missing)} of the chief's {len(paths)} image files are missing "
-            f"under {root} here: {named}. Expected the chief's image folder at "
-            "data.source on this machine too; mount or copy it there, with the "
-            "same files."
+            f"under {root} here: {name_some(missing, 3)}. Expected the chief's "
+            "image folder at data.source on this machine too; mount or copy it "
+            "there, with the same files."
         )
