@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import tensorflow as tf
 
 from tasks.errors import DataError, ModelReferenceError, RegistryError
 from tasks.readers.image_files import ImageFiles, predict_probabilities
@@ -123,7 +124,18 @@ def predict_batch(
             "version is damaged: republish it, or predict with another version."
         )
     x = fit_to_model(read_inputs(str(input_source), data), model, str(input_source))
-    probabilities = predict_probabilities(model, x, batch_size=batch_size)
+    try:
+        probabilities = predict_probabilities(model, x, batch_size=batch_size)
+    except tf.errors.InvalidArgumentError as exc:
+        if not isinstance(x, ImageFiles):
+            raise
+        # A file whose header reads but whose pixels do not decode.
+        raise DataError(
+            f"An image in {input_source} could not be decoded "
+            f"({exc.message.splitlines()[0][:200]}); expected readable images "
+            f"of one size. `automl validate` with a config whose data.source "
+            "is this folder names every such file; replace or remove them."
+        ) from None
     best = probabilities.argmax(axis=1)
     columns = {"path": x.paths} if isinstance(x, ImageFiles) else {}
     columns |= {

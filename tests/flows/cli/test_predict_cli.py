@@ -115,3 +115,21 @@ def test_an_image_folder_predicts_as_the_model_does_in_process(published):
     np.testing.assert_allclose(probabilities, expected, atol=1e-6)
     assert frame["prediction"].tolist() == expected.argmax(axis=1).tolist()
     np.testing.assert_array_equal(decoded[..., 0], images)  # no resize, no loss
+
+
+def test_an_image_that_does_not_decode_exits_2(published):
+    _, tmp_path = published
+    folder = tmp_path / "broken-images"
+    folder.mkdir()
+    for i, image in enumerate(load_digits().images[:3].astype("uint8")):
+        Image.fromarray(image).save(folder / f"{i}.png")
+    broken = folder / "1.png"
+    # Cut inside the pixel data: the header still reads, the pixels do not.
+    broken.write_bytes(broken.read_bytes()[:-20])
+    out = tmp_path / "broken.csv"
+    result = _predict(tmp_path, "digits", str(folder), "--out", str(out))
+    assert result.exit_code == 2, result.output
+    assert (
+        "could not be decoded" in result.output and "automl validate" in result.output
+    )
+    assert not out.exists()
