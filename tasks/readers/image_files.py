@@ -124,14 +124,6 @@ class ImageFiles:
         return (len(self), *self.size, self.channels)
 
     @property
-    def ndim(self) -> int:
-        return 4
-
-    @property
-    def dtype(self) -> np.dtype:
-        return np.dtype("float32")
-
-    @property
     def inference_batch(self) -> int:
         """Images a predict or validation batch holds: 256, or fewer so a
         batch of float32 pixels stays within `BATCH_BYTES` (large images)."""

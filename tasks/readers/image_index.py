@@ -79,11 +79,6 @@ def index_image_folder(
     return ImageFiles(paths, size, channels, resize=resize), labels
 
 
-def header_sizes(files: ImageFiles) -> list[tuple[int, int]]:
-    """Each file's (height, width) from its header."""
-    return [_header(Path(path))[1] for path in files.paths]
-
-
 def _header(path: Path) -> tuple[str, tuple[int, int]]:
     """The mode and (height, width) in `path`'s header; nothing is decoded."""
     try:
