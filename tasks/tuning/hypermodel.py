@@ -61,9 +61,28 @@ class PipelineHyperModel(kt.HyperModel):
         # Under the policy here, not around the search: Keras Tuner clears the
         # Keras session before each build, and that resets the global policy.
         with precision_policy(self.dtype_policy):
-            return self._build_model(hp)
+            return self._build_model(hp, self.recipe.training_steps)
 
-    def _build_model(self, hp: kt.HyperParameters) -> keras.Model:
+    def build_planned(
+        self, hp: kt.HyperParameters, training_steps: int | None
+    ) -> keras.Model:
+        """`hp`'s model with its learning-rate schedule planned over `training_steps`.
+
+        A refit trains for its trial's best epoch count with nothing to stop
+        it: planned over its own steps, its warm-up and cosine decay end when
+        it ends, so its last epochs train at a small rate. Under the trial's
+        longer plan it would stop mid-schedule, near the peak rate, where its
+        weights (and batch-norm statistics) are still moving. None keeps the
+        search's plan.
+        """
+        if training_steps is None:
+            return self.build(hp)
+        with precision_policy(self.dtype_policy):
+            return self._build_model(hp, training_steps)
+
+    def _build_model(
+        self, hp: kt.HyperParameters, training_steps: int | None
+    ) -> keras.Model:
         family = hp.Choice("family", self.families, default=self.families[0])
         with hp.conditional_scope("family", [family]):
             spec = self.preprocessing.input_spec
@@ -79,7 +98,7 @@ class PipelineHyperModel(kt.HyperModel):
             model,
             learning_rate_schedule(
                 choices.learning_rate,
-                self.recipe.training_steps,
+                training_steps,
                 choices.lr_schedule,
             ),
             jit_compile=resolve_xla(self.xla, family),

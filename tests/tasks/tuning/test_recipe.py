@@ -133,6 +133,29 @@ def test_the_hypermodel_compiles_adamw_and_smoothing_from_the_hyperparameters():
     assert "learning_rate" not in names
 
 
+def test_a_refit_plans_its_schedule_over_its_own_steps():
+    # A refit shorter than the trial's plan still warms up and decays to 0
+    # by its last step; the hypermodel's own plan is left as it was.
+    preprocessing = Preprocessing("image", (8, 8, 1), mean=[0.0], variance=[1.0])
+    hypermodel = PipelineHyperModel(
+        preprocessing, 3, ["cnn"], recipe=TrainingRecipe(training_steps=1000)
+    )
+    hp = kt.HyperParameters()
+    for name, value in SMALL_CNN.items():
+        hp.Fixed(name, value)
+    hp.Fixed("cnn/learning_rate", 2e-3)
+    refit = hypermodel.build_planned(hp, 70)
+    config = refit.optimizer.get_config()["learning_rate"]["config"]
+    assert config["warmup_steps"] + config["decay_steps"] == 70
+    schedule = refit.optimizer._learning_rate
+    assert _value(schedule, 70) == pytest.approx(0.0, abs=1e-9)
+    assert _value(schedule, 35) > 1e-3
+    assert hypermodel.recipe.training_steps == 1000
+    unplanned = hypermodel.build_planned(hp, None)
+    config = unplanned.optimizer.get_config()["learning_rate"]["config"]
+    assert config["warmup_steps"] + config["decay_steps"] == 1000
+
+
 def test_weight_decay_shrinks_kernels_but_not_biases():
     inputs = keras.Input((2,))
     dense = keras.layers.Dense(3, bias_initializer="ones")
