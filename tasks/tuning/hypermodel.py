@@ -58,10 +58,7 @@ class PipelineHyperModel(kt.HyperModel):
         self.recipe = recipe or TrainingRecipe()
 
     def build(self, hp: kt.HyperParameters) -> keras.Model:
-        # Under the policy here, not around the search: Keras Tuner clears the
-        # Keras session before each build, and that resets the global policy.
-        with precision_policy(self.dtype_policy):
-            return self._build_model(hp, self.recipe.training_steps)
+        return self.build_planned(hp, None)
 
     def build_planned(
         self, hp: kt.HyperParameters, training_steps: int | None
@@ -72,13 +69,16 @@ class PipelineHyperModel(kt.HyperModel):
         it: planned over its own steps, its warm-up and cosine decay end when
         it ends, so its last epochs train at a small rate. Under the trial's
         longer plan it would stop mid-schedule, near the peak rate, where its
-        weights (and batch-norm statistics) are still moving. None keeps the
-        search's plan.
+        weights (and batch-norm statistics) are still moving. None, or a
+        search that planned no schedule (constant rates), keeps the search's
+        plan.
         """
-        if training_steps is None:
-            return self.build(hp)
+        planned = self.recipe.training_steps
+        steps = training_steps if planned and training_steps else planned
+        # Under the policy here, not around the search: Keras Tuner clears the
+        # Keras session before each build, and that resets the global policy.
         with precision_policy(self.dtype_policy):
-            return self._build_model(hp, training_steps)
+            return self._build_model(hp, steps)
 
     def _build_model(
         self, hp: kt.HyperParameters, training_steps: int | None

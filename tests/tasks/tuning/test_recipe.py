@@ -135,7 +135,8 @@ def test_the_hypermodel_compiles_adamw_and_smoothing_from_the_hyperparameters():
 
 def test_a_refit_plans_its_schedule_over_its_own_steps():
     # A refit shorter than the trial's plan still warms up and decays to 0
-    # by its last step; the hypermodel's own plan is left as it was.
+    # by its last step; the hypermodel's own plan is left as it was, and a
+    # search that planned nothing keeps its constant rate.
     preprocessing = Preprocessing("image", (8, 8, 1), mean=[0.0], variance=[1.0])
     hypermodel = PipelineHyperModel(
         preprocessing, 3, ["cnn"], recipe=TrainingRecipe(training_steps=1000)
@@ -144,16 +145,21 @@ def test_a_refit_plans_its_schedule_over_its_own_steps():
     for name, value in SMALL_CNN.items():
         hp.Fixed(name, value)
     hp.Fixed("cnn/learning_rate", 2e-3)
-    refit = hypermodel.build_planned(hp, 70)
-    config = refit.optimizer.get_config()["learning_rate"]["config"]
-    assert config["warmup_steps"] + config["decay_steps"] == 70
-    schedule = refit.optimizer._learning_rate
+
+    def planned_over(model) -> keras.optimizers.schedules.LearningRateSchedule:
+        config = model.optimizer.get_config()["learning_rate"]
+        return keras.optimizers.schedules.deserialize(config)
+
+    schedule = planned_over(hypermodel.build_planned(hp, 70))
+    assert schedule.warmup_steps + schedule.decay_steps == 70
     assert _value(schedule, 70) == pytest.approx(0.0, abs=1e-9)
     assert _value(schedule, 35) > 1e-3
     assert hypermodel.recipe.training_steps == 1000
-    unplanned = hypermodel.build_planned(hp, None)
-    config = unplanned.optimizer.get_config()["learning_rate"]["config"]
-    assert config["warmup_steps"] + config["decay_steps"] == 1000
+    kept = planned_over(hypermodel.build_planned(hp, None))
+    assert kept.warmup_steps + kept.decay_steps == 1000
+    unplanned = PipelineHyperModel(preprocessing, 3, ["cnn"])
+    constant = unplanned.build_planned(hp, 70).optimizer.get_config()
+    assert constant["learning_rate"] == pytest.approx(2e-3)
 
 
 def test_weight_decay_shrinks_kernels_but_not_biases():

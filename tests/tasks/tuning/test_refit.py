@@ -24,6 +24,7 @@ from tasks.tuning.ranking import (
     read_fold_scores,
     write_fold_scores,
 )
+from tasks.tuning.recipe import TrainingRecipe
 from tasks.tuning.refit import (
     LOSS_MARGIN,
     SCORE_MARGIN,
@@ -222,6 +223,34 @@ def _tiny_splits() -> Splits:
     for label in range(3):
         x[y == label, label * 2 : label * 2 + 3, :, 0] += 3.0
     return Splits(x[:24], y[:24], x[24:], y[24:], x[24:], y[24:], ["a", "b", "c"])
+
+
+def test_a_refit_member_ends_its_schedule_with_its_own_epochs(tmp_path):
+    # The search planned 1,000 steps; the member trains 3 epochs of 4
+    # batches (30 train+validation examples, batch 8) on a schedule that
+    # ends with them.
+    preprocessing = Preprocessing("image", (8, 8, 1), mean=[0.0], variance=[1.0])
+    tuner = _Tuner(tmp_path, "min")
+    tuner.hypermodel = PipelineHyperModel(
+        preprocessing, 3, ["cnn"], recipe=TrainingRecipe(training_steps=1000)
+    )
+    tuner.distribution_strategy = None
+    hp = kt.HyperParameters()
+    hp.Choice("family", ["cnn"])
+    for name, value in {"cnn/num_blocks": 1, "cnn/filters": 8}.items():
+        hp.Fixed(name, value)
+    trial = Trial(hp, trial_id="0", status="COMPLETED")
+    trial.score, trial.best_step = 0.1, 2
+    data = make_datasets(pooled_splits(_tiny_splits()), batch_size=8)
+    publishing = Publishing(1, close_to_best=False, refit_data=data)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*shuffle=True.*")
+        members = choose_members(tuner, [trial], publishing, seed=0)
+    (model,) = members.models
+    assert members.described[0]["epochs"] == 3 and members.described[0]["refit"]
+    config = model.optimizer.get_config()["learning_rate"]["config"]
+    assert config["warmup_steps"] + config["decay_steps"] == 3 * 4
+    assert int(model.optimizer.iterations) == 3 * 4
 
 
 @pytest.fixture(scope="module")
