@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from data_contracts.columns import ColumnSummary, summarise_columns
 from data_contracts.contract import DataContract, DriftThresholds
 from data_contracts.profile import FEATURES, LENGTH, MAX, MIN, NAN_COUNT, SHAPE
 from data_contracts.suite import TYPE_NAMES
@@ -27,7 +28,7 @@ def infer_contract(
     name: str,
     kind: str,
     label: str = "label",
-    table: pd.DataFrame | None = None,
+    table: pd.DataFrame | dict[str, ColumnSummary] | None = None,
     source: str = "bootstrapped",
 ) -> DataContract:
     """Write down what a reference dataset looks like, as a contract.
@@ -37,7 +38,8 @@ def infer_contract(
         name: the contract's name (the pipeline's).
         kind: `image`, `sequence` or `text`.
         label: the label column.
-        table: the raw table, for table sources: its columns are declared.
+        table: the raw table, or its columns' summaries (a table streamed in
+            batches), for table sources: its columns are declared.
         source: recorded as where the contract came from.
 
     Returns:
@@ -64,7 +66,8 @@ def infer_contract(
     fields["duplicates"] = "warn"
     fields |= _shape_fields(frame, kind)
     if table is not None:
-        fields["columns"] = _columns(table, label)
+        summaries = table if isinstance(table, dict) else summarise_columns(table)
+        fields["columns"] = _columns(summaries, label)
         fields["allow_extra_columns"] = False
     return DataContract(**fields)
 
@@ -101,23 +104,24 @@ def _shape_fields(frame: pd.DataFrame, kind: str) -> dict:
     return fields
 
 
-def _columns(table: pd.DataFrame, label: str) -> dict:
+def _columns(summaries: dict[str, ColumnSummary], label: str) -> dict:
     columns = {}
-    for column in table.columns:
-        series = table[column]
-        spec: dict = {"type": _type_of(series), "nullable": bool(series.isna().any())}
-        if spec["type"] in ("integer", "number") and column != label:
-            values = series.dropna()
-            if len(values):
-                spread = float(values.max() - values.min())
-                spec["min_value"] = _round_down(float(values.min()) - SLACK * spread, 4)
-                spec["max_value"] = _round_up(float(values.max()) + SLACK * spread, 4)
-        columns[str(column)] = spec
+    for column, summary in summaries.items():
+        spec: dict = {"type": _type_of(summary.dtype), "nullable": summary.has_null}
+        if (
+            spec["type"] in ("integer", "number")
+            and column != label
+            and summary.minimum is not None
+        ):
+            low, high = float(summary.minimum), float(summary.maximum)
+            spread = high - low
+            spec["min_value"] = _round_down(low - SLACK * spread, 4)
+            spec["max_value"] = _round_up(high + SLACK * spread, 4)
+        columns[column] = spec
     return columns
 
 
-def _type_of(series: pd.Series) -> str | None:
-    name = str(series.dtype)
+def _type_of(name: str) -> str | None:
     for type_name in ("integer", "number", "boolean", "string"):
         if name in TYPE_NAMES[type_name]:
             return type_name

@@ -39,12 +39,24 @@ def table_magnitudes(table: pd.DataFrame, label: str, limit: float) -> pd.DataFr
         ("column 'p3', row 7"; None where the row is within the limit).
     """
     features = table.drop(columns=[label], errors="ignore")
-    largest, position = _largest(numeric_values(features))
+    largest, position = largest_values(numeric_values(features))
+    return column_magnitudes(largest, position, features.columns, table.index, limit)
+
+
+def column_magnitudes(
+    largest: np.ndarray,
+    position: np.ndarray,
+    columns: Sequence,
+    index: pd.Index,
+    limit: float,
+) -> pd.DataFrame:
+    """`table_magnitudes` from each row's largest |value| and its column's
+    position (`largest_values`), computed a batch of rows at a time."""
 
     def describe(i: int) -> str:
-        return f"column {str(features.columns[position[i]])!r}, row {table.index[i]}"
+        return f"column {str(columns[position[i]])!r}, row {index[i]}"
 
-    return _frame(largest, describe, limit, table.index)
+    return _frame(largest, describe, limit, index)
 
 
 def array_magnitudes(
@@ -70,11 +82,11 @@ def array_magnitudes(
     if regular is not None:
         shapes = [regular.shape[1:]] * len(regular)
         width = int(np.prod(regular.shape[1:]))  # not -1: N may be 0
-        largest, position = _largest(regular.reshape(len(regular), width))
+        largest, position = largest_values(regular.reshape(len(regular), width))
     else:
         examples = [np.asarray(example) for example in x]
         shapes = [example.shape for example in examples]
-        pairs = [_largest(e.reshape(1, -1)) for e in examples]
+        pairs = [largest_values(e.reshape(1, -1)) for e in examples]
         largest = np.array([p[0][0] for p in pairs], dtype=float)
         position = np.array([p[1][0] for p in pairs], dtype=np.int64)
 
@@ -109,7 +121,7 @@ def profile_magnitudes(frame: pd.DataFrame) -> pd.Series | None:
     return np.fmax(low, high)
 
 
-def _largest(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def largest_values(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per row of a 2-D array: the largest |value| (NaN skipped), and its column.
 
     Rows go in blocks of about `_BLOCK` values, so the float copies stay small

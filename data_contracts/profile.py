@@ -119,13 +119,25 @@ def profile_pixel_table(
         A DataFrame with the same index and columns as `profile_arrays`.
     """
     values = numeric_values(frame.drop(columns=[label], errors="ignore"))
+    y = frame[label] if label in frame.columns else None
+    return profile_pixel_values(values, y, label, example_shape, frame.index)
+
+
+def profile_pixel_values(
+    values: np.ndarray,
+    y: pd.Series | None,
+    label: str,
+    example_shape: list[int],
+    index: pd.Index,
+) -> pd.DataFrame:
+    """`profile_pixel_table` from the table's pixel values (`numeric_values`),
+    its label column (None when absent) and its row index."""
     width = values.shape[1]
     expected_width = int(np.prod(example_shape))
     shape = _shape_text(example_shape) if width == expected_width else f"{width} values"
-    profile = _profile_rows(values, [shape] * len(frame))
+    profile = _profile_rows(values, [shape] * len(values))
     profile[DIGEST] = row_digests(values)
-    profile.index = frame.index
-    y = frame[label] if label in frame.columns else None
+    profile.index = index
     return _with_label(profile, y, label)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,7 @@ def validate_frame(
     data_docs_dir: str | Path | None = None,
     table: pd.DataFrame | None = None,
     reference: dict[str, Any] | None = None,
+    table_batches: Callable[[], Iterable[pd.DataFrame]] | None = None,
 ) -> ValidationReport:
     """Check a profile table (or any table) against a contract with Great Expectations.
 
@@ -48,6 +51,10 @@ def validate_frame(
             a value too large for float32 is named by its column.
         reference: the champion's `data_profile`, for the drift checks and
             the comparison with the champion's labels.
+        table_batches: instead of `table`, for a table too large to hold:
+            gives its rows a batch at a time. The column checks run on each
+            batch and their counts add up (`_merged`); the other checks run
+            on `frame`, which then holds the magnitude columns.
 
     Returns:
         The report, when no expectation of severity `error` failed.
@@ -59,12 +66,15 @@ def validate_frame(
     data = _with_derived_columns(frame, contract, table)
     context = _new_context(gx, data_docs_dir)
     datasource = context.data_sources.add_pandas(_DATASOURCE)
-    runs = [(compile_suite(contract), data)]
+    runs = [(compile_suite(contract), lambda: [data])]
     table_suite = compile_table_suite(contract)
-    if table is not None and table_suite is not None:
-        runs.insert(0, (table_suite, _with_object_strings(table)))
+    if table_suite is not None and table is not None:
+        runs.insert(0, (table_suite, lambda: [_with_object_strings(table)]))
+    elif table_suite is not None and table_batches is not None:
+        needed = _needed(table_batches, table_suite)
+        runs.insert(0, (table_suite, lambda: map(_with_object_strings, needed())))
     outcomes = []
-    for suite, batch in runs:
+    for suite, batches in runs:
         batch_definition = datasource.add_dataframe_asset(
             suite.name
         ).add_batch_definition_whole_dataframe("whole table")
@@ -72,10 +82,14 @@ def validate_frame(
         definition = context.validation_definitions.add(
             gx.ValidationDefinition(name=suite.name, data=batch_definition, suite=suite)
         )
-        result = definition.run(
-            batch_parameters={"dataframe": batch}, result_format=_RESULT_FORMAT
-        )
-        outcomes += _outcomes(result, suite, batch, contract)
+        result = first = None
+        for batch in batches():
+            found = definition.run(
+                batch_parameters={"dataframe": batch}, result_format=_RESULT_FORMAT
+            )
+            result = _merged(result, found)
+            first = batch if first is None else first
+        outcomes += _outcomes(result, suite, first, contract)
     if reference is not None:
         outcomes += champion_label_outcomes(frame, reference, contract)
         outcomes += drift_outcomes(frame, reference, contract)
@@ -89,6 +103,49 @@ def validate_frame(
     if not report.success:
         raise ContractViolation(report)
     return report
+
+
+# Expectations a table's first batch decides for all of it (its header).
+_SCHEMA_ONLY = {"expect_table_columns_to_match_set", "expect_column_to_exist"}
+_PARTIAL = 20  # unexpected values and rows a merged result keeps, as GE does
+
+
+def _needed(
+    table_batches: Callable[[], Iterable[pd.DataFrame]], suite: Any
+) -> Callable[[], Iterable[pd.DataFrame]]:
+    """All the batches, or just the first when the suite checks only the header."""
+    if {e.expectation_type for e in suite.expectations} <= _SCHEMA_ONLY:
+        return lambda: itertools.islice(table_batches(), 1)
+    return table_batches
+
+
+def _merged(total: Any, batch: Any) -> Any:
+    """Two batches' results of one suite as one result over both (in place).
+
+    Row counts add up, a check passes when it passed on every batch, and
+    the unexpected values and rows shown are the first batches'.
+    """
+    if total is None:
+        return batch
+    later = {r.expectation_config.id: r for r in batch.results}
+    for result in total.results:
+        other = later[result.expectation_config.id]
+        result.success = bool(result.success and other.success)
+        if not result.exception_info.get("raised_exception") and (
+            other.exception_info or {}
+        ).get("raised_exception"):
+            result.exception_info = other.exception_info
+        details, more = result.result or {}, other.result or {}
+        for count in ("element_count", "unexpected_count", "missing_count"):
+            if count in details and count in more:
+                details[count] += more[count]
+        for partial in ("partial_unexpected_list", "partial_unexpected_index_list"):
+            if partial in details and partial in more:
+                details[partial] = (list(details[partial]) + list(more[partial]))[
+                    :_PARTIAL
+                ]
+    total.success = bool(total.success and batch.success)
+    return total
 
 
 def _outcomes(

@@ -39,7 +39,8 @@ class DataConfig(Section):
     cache_megabytes: Annotated[int, Field(ge=0)] = Field(
         512,
         description="image folders: decoded pixels (uint8) are kept in memory "
-        "when all of them fit in this many MB; else every epoch decodes again",
+        "when all of them fit in this many MB; else every epoch decodes again. "
+        "Tables larger on disk than this (or than 64 MB) are read in batches",
     )
     sequence_id: str | None = Field(
         None, description="long-format sequence tables: the column naming each series"
@@ -73,6 +74,8 @@ class DataConfig(Section):
                 "step",
                 "image_size",
                 "cache_megabytes",
+                "text_column",
+                "image_shape",
             }
         )
 

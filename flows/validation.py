@@ -45,7 +45,7 @@ def validate_pipeline_data(config: PipelineConfig) -> ValidationReport:
         DataError, ConfigError: the data or the contract cannot be read.
     """
     data = config.data
-    raw = load_dataset(data.source, **data.loader_options())
+    raw = load_dataset(data.source, **data.loader_options(), keep_examples=False)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     output = Path(config.output_dir)
     run_dir = output / "runs" / config.name / f"validate-{stamp}"
@@ -76,7 +76,7 @@ def write_contract(
             "overwrite it, or --out to write elsewhere."
         )
     data = config.data
-    raw = load_dataset(data.source, **data.loader_options())
+    raw = load_dataset(data.source, **data.loader_options(), keep_examples=False)
     contract = bootstrap_contract(raw, config.name, **data.reader_options())
     header = (
         f"Data contract for '{config.name}', bootstrapped by `automl contract init`\n"

@@ -96,6 +96,14 @@ def profile_raw(
         DataError: a table lacks what its kind needs to be read at all (the
             text column, or the long-format sequence columns).
     """
+    if raw.kind == "sequence" and (raw.table is not None or raw.scanned is not None):
+        raise DataError(
+            f"{raw.source} is a table of sequences, but data.sequence_id and "
+            "data.step are not set. Set them to the columns naming each "
+            "series and ordering its steps (one row per step)."
+        )
+    if raw.scanned is not None:  # profiled by the pass over its batches
+        return raw.scanned.profile
     if raw.table is not None:
         table = raw.table
         labels = table[label] if label in table.columns else None
@@ -104,12 +112,6 @@ def profile_raw(
                 # The contract reports the missing column (and the label's).
                 return labels.to_frame() if labels is not None else pd.DataFrame()
             return profile_texts(table[text_column], labels, label=label)
-        if raw.kind == "sequence":
-            raise DataError(
-                f"{raw.source} is a table of sequences, but data.sequence_id and "
-                "data.step are not set. Set them to the columns naming each "
-                "series and ordering its steps (one row per step)."
-            )
         return profile_pixel_table(table, label, image_shape or [])
     if isinstance(raw.x, ImageFiles):  # profiled by the decode pass
         stats = raw.x.stats
@@ -159,6 +161,7 @@ def validate_data(
         contract,
         data_docs_dir=data_docs_dir,
         table=raw.table,
+        table_batches=None if raw.scanned is None else raw.scanned.batches,
         reference=reference,
     )
     return dataclasses.replace(report, data_profile=data_profile(frame, label))
@@ -170,9 +173,11 @@ def raw_magnitudes(raw: RawData, contract: DataContract) -> pd.DataFrame:
     Rows match `profile_raw`'s (the kept test split after the others). Tables
     get none here: `validate_frame` names a table's columns itself.
     """
+    limit = contract.max_abs_value
+    if raw.scanned is not None and raw.kind in ARRAY_KINDS:
+        return raw.scanned.magnitudes(limit)  # as `validate_frame` names a table's
     if raw.table is not None or raw.x is None or raw.kind not in ARRAY_KINDS:
         return pd.DataFrame()
-    limit = contract.max_abs_value
     if isinstance(raw.x, ImageFiles):
         stats = raw.x.stats
         return extreme_magnitudes(stats.minimum, stats.maximum, raw.x.paths, limit)
@@ -195,8 +200,9 @@ def bootstrap_contract(
     frame = profile_raw(
         raw, label=label, text_column=text_column, image_shape=image_shape
     )
+    table = raw.table if raw.scanned is None else raw.scanned.summaries
     return infer_contract(
-        frame, name, raw.kind, label=label, table=raw.table, source=raw.source
+        frame, name, raw.kind, label=label, table=table, source=raw.source
     )
 
 

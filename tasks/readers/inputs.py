@@ -52,7 +52,22 @@ def read_inputs(source: str, data: dict) -> np.ndarray | ImageFiles:
         sequence_id=data.get("sequence_id"),
         step=data.get("step"),
         image_size=data.get("image_size"),
+        text_column=data.get("text_column", "text"),
+        image_shape=data.get("image_shape"),
     )
+    if raw.scanned is not None:  # a table too large to read whole
+        if raw.scanned.x is None:
+            raise DataError(
+                f"{source} has the columns {raw.scanned.columns}; expected "
+                + (
+                    f"the text column {data.get('text_column', 'text')!r} the "
+                    "model was trained on. Rename it."
+                    if kind == "text"
+                    else "one column per pixel of a "
+                    f"{data.get('image_shape')} image (and optionally the label)."
+                )
+            )
+        return raw.scanned.x
     if raw.table is None:
         return raw.x
     table = raw.table.drop(columns=[data.get("label", "label")], errors="ignore")

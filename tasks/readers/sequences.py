@@ -32,7 +32,7 @@ def long_table_to_sequences(
         DataError: the id or step column is missing or has missing values,
             the table has no rows, or a series has two labels.
     """
-    _check_id_and_step(table, sequence_id, step)
+    check_id_and_step(table, sequence_id, step)
     if len(table) == 0:
         name = f"The long-format sequence table {source}".strip()
         raise DataError(
@@ -42,15 +42,47 @@ def long_table_to_sequences(
             "data.source at a table holding the series, or re-export it with rows."
         )
     features = [c for c in table.columns if c not in (sequence_id, step, label)]
-    ordered = table.sort_values([sequence_id, step], kind="stable")
+    keys = table[[c for c in (sequence_id, step, label) if c in table.columns]]
+    return assemble_series(
+        keys.reset_index(drop=True),
+        numeric_values(table[features]).astype("float32"),
+        sequence_id,
+        step,
+        label,
+    )
+
+
+def assemble_series(
+    keys: pd.DataFrame,
+    values: np.ndarray,
+    sequence_id: str,
+    step: str,
+    label: str,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Series (N, T, F), NaN-padded, from the rows of a long table.
+
+    Args:
+        keys: the id, step and (when present) label columns, one row per
+            table row, indexed by the row's position (0 to rows - 1).
+        values: the rows' feature values (rows, F), in the same order.
+        sequence_id, step, label: the names of those columns.
+
+    Returns:
+        The series in the order of their sorted ids, each its rows sorted by
+        step (stable), and each series' label (its first row's), or None.
+
+    Raises:
+        DataError: a series carries two labels.
+    """
+    ordered = keys.sort_values([sequence_id, step], kind="stable")
+    order = ordered.index.to_numpy()
     groups = ordered.groupby(sequence_id, sort=False)
-    values = numeric_values(ordered[features]).astype("float32")
     sizes = groups.size().to_numpy()
-    x = np.full((len(sizes), int(sizes.max()), len(features)), np.nan, "float32")
+    x = np.full((len(sizes), int(sizes.max()), values.shape[1]), np.nan, "float32")
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     for row, (start, size) in enumerate(zip(starts, sizes, strict=True)):
-        x[row, :size] = values[start : start + size]
-    if label not in table.columns:
+        x[row, :size] = values[order[start : start + size]]
+    if label not in keys.columns:
         return x, None
     labels_per_series = groups[label].nunique(dropna=False)
     mixed = labels_per_series[labels_per_series > 1]
@@ -62,7 +94,7 @@ def long_table_to_sequences(
     return x, groups[label].first().to_numpy()
 
 
-def _check_id_and_step(table: pd.DataFrame, sequence_id: str, step: str | None) -> None:
+def check_id_and_step(table: pd.DataFrame, sequence_id: str, step: str | None) -> None:
     """Both columns present, with a value in every row, or a DataError."""
     missing = [c for c in (sequence_id, step) if c not in table.columns]
     if missing:

@@ -71,6 +71,7 @@ def test_search_returns_the_best_model_with_raw_input_preprocessing(prepared, tm
     assert kept == [f"trial_{best_trial}"]
 
 
+@pytest.mark.slow  # ~17 s: `make test-slow`, which CI runs
 def test_finished_trials_release_their_training_graphs(prepared, tmp_path):
     # Every traced train step used to stay alive through TensorFlow's global
     # gradient registry (about 16 MB a trial on digits); now none outlives
@@ -149,9 +150,14 @@ def _failing_when_poisoned(failure: str):
 @pytest.mark.parametrize(
     ("failure", "message"),
     [
-        ("nan", "became NaN or infinite at epoch 1: the model diverged"),
-        # A 4 TB allocation failing takes ~30 s on 2 cores: `make test-slow`
-        # (CI runs it); nan and invalid keep this check in `make test`.
+        # A 4 TB allocation failing takes ~30 s on 2 cores, a diverging run
+        # ~25 s: `make test-slow` (CI runs it); invalid keeps this check in
+        # `make test`.
+        pytest.param(
+            "nan",
+            "became NaN or infinite at epoch 1: the model diverged",
+            marks=pytest.mark.slow,
+        ),
         pytest.param("oom", "OOM when allocating tensor", marks=pytest.mark.slow),
         ("invalid", "kernel_size 9 does not fit"),
     ],

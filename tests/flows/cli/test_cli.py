@@ -64,6 +64,8 @@ def test_help_lists_run():
     assert result.exit_code == 0 and "run" in result.output
 
 
+# Two flow runs in fresh processes (~40 s): `make test-slow`, which CI runs.
+@pytest.mark.slow
 def test_an_error_inside_the_flow_is_one_paragraph_without_traceback(tmp_path):
     # The missing file is found by the load task inside the Prefect flow run,
     # whose engine logs the failure to the console with a traceback.

@@ -1,0 +1,137 @@
+"""Tables read a batch of rows at a time give what a whole read gives."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from data_contracts import ContractViolation, default_contract
+from data_contracts.contract import ColumnSpec
+from tasks.errors import DataError
+from tasks.load import RawData, load_dataset, to_examples
+from tasks.readers.sequences import long_table_to_sequences
+from tasks.readers.table_scan import read_long_series, scan_table
+from tasks.readers.tables import read_table, table_batches
+from tasks.validate import bootstrap_contract, validate_data
+
+ROWS = 7  # rows per batch: every table below spans several batches
+
+
+def _texts(rows: int = 30) -> pd.DataFrame:
+    """Texts with quoted newlines, a duplicate, a missing one; labels that
+    read as numbers in the first batches and as words in the last."""
+    texts = [f"message {i}\nsecond line, with a comma" for i in range(rows)]
+    texts[5] = texts[4]  # a duplicate
+    labels = [str(i % 2) for i in range(rows)]
+    labels[-1] = "spam"
+    frame = pd.DataFrame({"id": range(rows), "label": labels, "text": texts})
+    frame.loc[9, "text"] = None
+    return frame
+
+
+def _report(raw: RawData, contract, **options):
+    try:
+        return validate_data(raw, contract, None, **options)
+    except ContractViolation as violation:
+        return violation.report
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_streamed_text_table_profiles_validates_and_trains_as_a_whole_read(
+    tmp_path, suffix
+):
+    path = tmp_path / f"texts{suffix}"
+    table = _texts()
+    table.to_csv(path, index=False) if suffix == ".csv" else table.to_parquet(path)
+    whole = RawData(str(path), "text", table=read_table(path))
+    streamed = RawData(str(path), "text", scanned=scan_table(path, "text", rows=ROWS))
+    assert len(list(table_batches(path, ROWS))) == 5
+    contract = default_contract("t", "text", text_column="text").model_copy(
+        update={
+            "columns": {
+                "text": ColumnSpec(nullable=False),
+                "id": ColumnSpec(max_value=20),
+            }
+        }
+    )
+    reports = [_report(raw, contract) for raw in (whole, streamed)]
+    assert reports[0] == reports[1]
+    found = {o.column: o.observed for o in reports[1].outcomes}
+    assert found["id"] == "9 of 30 rows unexpected"  # counted over every batch
+    assert found["text"] == "1 of 30 rows unexpected"
+    examples = [to_examples(raw) for raw in (whole, streamed)]
+    assert pd.Series(examples[1].x).equals(pd.Series(examples[0].x))  # NaN too
+    assert examples[1].y.tolist() == examples[0].y.tolist()
+    assert examples[1].y[0] == "0"  # strings, as the whole read parsed them
+    assert bootstrap_contract(whole, "t", text_column="text") == bootstrap_contract(
+        streamed, "t", text_column="text"
+    )
+
+
+def test_a_streamed_pixel_table_names_a_huge_value_and_keeps_float32_pixels(
+    tmp_path,
+):
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 17, size=(40, 12)).astype(float)
+    pixels[33, 5] = 1e39  # beyond float32, in the fifth batch
+    table = pd.DataFrame(pixels, columns=[f"p{i}" for i in range(12)])
+    table.insert(0, "label", np.arange(40) % 3)
+    path = tmp_path / "pixels.csv"
+    table.to_csv(path, index=False)
+    options = {"image_shape": [2, 2, 3]}
+    whole = RawData(str(path), "image", table=read_table(path))
+    streamed = RawData(
+        str(path), "image", scanned=scan_table(path, "image", rows=ROWS, **options)
+    )
+    contract = default_contract("p", "image", example_shape=[2, 2, 3])
+    reports = [_report(raw, contract, **options) for raw in (whole, streamed)]
+    assert reports[0] == reports[1]
+    assert not reports[1].success
+    assert any("column 'p5', row 33" in str(o) for o in reports[1].outcomes)
+    examples = [to_examples(raw, **options) for raw in (whole, streamed)]
+    np.testing.assert_array_equal(examples[0].x, examples[1].x)
+    assert examples[1].x.dtype == np.float32 and examples[1].x.shape == (40, 2, 2, 3)
+
+
+def test_long_series_read_in_batches_equal_the_whole_tables_pivot(tmp_path):
+    rng = np.random.default_rng(1)
+    rows = []
+    for series in range(6):
+        for step in range(3 + series):
+            rows.append((f"s{series}", step, series % 2, *rng.normal(size=2)))
+    frame = pd.DataFrame(rows, columns=["sid", "t", "label", "a", "b"])
+    frame = frame.sample(frac=1.0, random_state=0)  # steps spread over batches
+    path = tmp_path / "long.csv"
+    frame.to_csv(path, index=False)
+    x, y = long_table_to_sequences(read_table(path), "sid", "t", "label")
+    streamed_x, streamed_y = read_long_series(path, "sid", "t", "label", rows=ROWS)
+    np.testing.assert_array_equal(streamed_x, x)
+    assert streamed_y.tolist() == y.tolist()
+    assert x.shape == (6, 8, 2)
+
+
+def test_load_dataset_streams_a_table_larger_than_its_budget(tmp_path):
+    path = tmp_path / "texts.tsv"  # TSV has no quoting: no newlines in texts
+    table = _texts()
+    table["text"] = table["text"].str.replace("\n", " ")
+    table.to_csv(path, index=False, sep="\t")
+    small = load_dataset(str(path), kind="text")
+    streamed = load_dataset(str(path), kind="text", cache_megabytes=0)
+    assert small.table is not None and streamed.scanned is not None
+    assert streamed.num_rows == small.num_rows == 30
+    assert to_examples(streamed).x.tolist() == to_examples(small).x.tolist()
+    unkept = load_dataset(
+        str(path), kind="text", cache_megabytes=0, keep_examples=False
+    )
+    assert unkept.scanned.x is None and unkept.scanned.profile is not None
+
+
+def test_a_bad_row_in_a_later_batch_is_named(tmp_path):
+    path = tmp_path / "bad.csv"
+    lines = ["label,text"] + [f"{i % 2},ok {i}" for i in range(20)] + ["1,a,b"]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match="Expected 2 fields in line 22, saw 3"):
+        read_table(path)
+    with pytest.raises(DataError, match="Expected 2 fields in line 22, saw 3"):
+        scan_table(path, "text", rows=ROWS)
