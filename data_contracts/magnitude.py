@@ -64,6 +64,7 @@ def array_magnitudes(
     limit: float,
     kind: str = "image",
     prefix: str = "example",
+    first: int = 0,
 ) -> pd.DataFrame:
     """Each example's largest |value| (axis 0 over examples), and where it is.
 
@@ -73,6 +74,7 @@ def array_magnitudes(
         limit: values beyond it (and infinite ones) get a `magnitude_at`.
         kind: `sequence` names positions as step and feature.
         prefix: how examples are named ("example", "test example").
+        first: the number of `x`'s first example (a block of a larger set).
 
     Returns:
         A frame with one row per example: `magnitude` and `magnitude_at`
@@ -91,9 +93,11 @@ def array_magnitudes(
         position = np.array([p[1][0] for p in pairs], dtype=np.int64)
 
     def describe(i: int) -> str:
-        return f"{prefix} {i}, {_position(int(position[i]), shapes[i], kind)}"
+        where = _position(int(position[i]), shapes[i], kind)
+        return f"{prefix} {first + i}, {where}"
 
-    return _frame(largest, describe, limit, pd.RangeIndex(len(largest)))
+    index = pd.RangeIndex(first, first + len(largest))
+    return _frame(largest, describe, limit, index)
 
 
 def extreme_magnitudes(

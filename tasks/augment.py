@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tasks.readers.image_files import ImageFiles
+from tasks.readers.stored import StoredExamples
 from tasks.split import Splits
 from tasks.stage import stage
 
@@ -154,9 +154,9 @@ def make_datasets(
         inputs = x.astype(str) if x.dtype.kind in "OUS" else x.astype("float32")
         return tf.data.Dataset.from_tensor_slices((inputs, labels(y)))
 
-    if isinstance(splits.x_train, ImageFiles):
-        # Files: shuffled as paths or cache rows, decoded (or gathered) per
-        # batch, in the order an array shuffled with this seed would take.
+    if isinstance(splits.x_train, StoredExamples):
+        # Files: shuffled as paths or rows, decoded (or gathered) per batch,
+        # in the order an array shuffled with this seed would take.
         train = splits.x_train.batches(
             batch_size, labels(splits.y_train), shuffle_seed=seed
         )

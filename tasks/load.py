@@ -16,6 +16,7 @@ import pandas as pd
 from data_contracts.profile import numeric_values
 from tasks.errors import DataError
 from tasks.readers import Examples
+from tasks.readers.array_rows import ArrayRows
 from tasks.readers.image_files import ImageFiles
 from tasks.readers.image_index import index_image_folder
 from tasks.readers.image_scan import CACHE_BYTES, scan_images
@@ -123,12 +124,14 @@ def load_dataset(
             y_test=arrays.y_test,
         )
     if suffix in TABLE_SUFFIXES or suffix == ".parquet":
-        streamed = path.stat().st_size > min(STREAM_BYTES, cache_megabytes * 2**20)
+        cache_bytes = int(cache_megabytes * 2**20)
+        streamed = path.stat().st_size > min(STREAM_BYTES, cache_bytes)
         return _table(
             source,
             kind,
             (label, sequence_id, step),
             streamed,
+            cache_bytes=cache_bytes,
             text_column=text_column,
             image_shape=image_shape,
             keep_examples=keep_examples,
@@ -154,21 +157,28 @@ def _builtin(source: str, kind: str) -> RawData:
 
 
 def _table(
-    source: str, kind: str, columns: tuple, streamed: bool, **options
+    source: str,
+    kind: str,
+    columns: tuple,
+    streamed: bool,
+    cache_bytes: int,
+    **options,
 ) -> RawData:
     """A table, read whole or (`streamed`) in batches by one scanning pass.
 
     `columns` are the label, sequence id and step columns; a long-format
-    sequence table (the id is set) becomes NaN-padded series either way.
+    sequence table (the id is set) becomes NaN-padded series either way. A
+    streamed table's numeric examples beyond `cache_bytes` go to a row file.
     """
     label, sequence_id, step = columns
     path = Path(source)
     long_format = kind == "sequence" and sequence_id is not None
     if streamed and long_format:
-        x, y = read_long_series(path, sequence_id, step, label)
+        x, y = read_long_series(path, sequence_id, step, label, cache_bytes=cache_bytes)
         return RawData(source, kind, x=x, y=y)
     if streamed:
-        return RawData(source, kind, scanned=scan_table(path, kind, label, **options))
+        scanned = scan_table(path, kind, label, cache_bytes=cache_bytes, **options)
+        return RawData(source, kind, scanned=scanned)
     table = read_table(path)
     if long_format:
         x, y = long_table_to_sequences(table, sequence_id, step, label, source)
@@ -221,6 +231,8 @@ def to_examples(
                 f"{raw.source}: {x_name} has {len(x)} examples but {y_name} has "
                 f"{len(y)} labels; expected one label per example."
             )
+    if isinstance(raw.x, ArrayRows):  # a large table's examples, in a file
+        return Examples(x=raw.x, y=raw.y)
     if isinstance(raw.x, ImageFiles):
         if raw.x.size is None:
             raise DataError(

@@ -23,7 +23,7 @@ import numpy as np
 
 from model_builders import InputSpec
 from model_builders.ngram import NGRAM_SETTINGS
-from tasks.readers.image_files import ImageFiles
+from tasks.readers.stored import StoredExamples
 from tasks.stage import stage
 
 
@@ -108,7 +108,7 @@ class Preprocessing:
 
 
 def fit_preprocessing(
-    x_train: np.ndarray | ImageFiles,
+    x_train: np.ndarray | StoredExamples,
     kind: str = "image",
     max_tokens: int = 20000,
     text_length: int | None = None,
@@ -138,7 +138,7 @@ def fit_preprocessing(
             char_vocabulary=char_vocabulary,
             char_idf=char_idf,
         )
-    if isinstance(x_train, ImageFiles):  # sums from the decode pass
+    if isinstance(x_train, StoredExamples):  # sums from the reading pass
         mean, variance = x_train.channel_moments()
     else:
         flat = x_train.reshape(-1, x_train.shape[-1]).astype("float64")
@@ -150,7 +150,10 @@ def fit_preprocessing(
         rng = np.random.default_rng(0)
         count = min(len(x_train), REFERENCE_SERIES)
         chosen = np.sort(rng.choice(len(x_train), size=count, replace=False))
-        reference = np.asarray(x_train[chosen], dtype="float32")
+        picked = x_train[chosen]
+        if isinstance(picked, StoredExamples):
+            picked = picked.to_array()
+        reference = np.asarray(picked, dtype="float32")
     return Preprocessing(
         kind,
         input_shape,

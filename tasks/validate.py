@@ -27,6 +27,7 @@ from data_contracts.magnitude import array_magnitudes, extreme_magnitudes
 from data_contracts.suite import ARRAY_KINDS
 from tasks.errors import ConfigError, DataError
 from tasks.load import RawData
+from tasks.readers.array_rows import ArrayRows
 from tasks.readers.image_files import ImageFiles
 from tasks.registry.champion import read_champion
 from tasks.stage import stage
@@ -129,6 +130,12 @@ def profile_raw(
         "sequence": profile_sequences,
         "text": profile_texts,
     }[raw.kind]
+    if isinstance(raw.x, ArrayRows):  # a large table's examples: a block at a time
+        frames = [
+            profile(values, raw.y[start : start + len(values)], label=label)
+            for start, values in raw.x.chunks()
+        ]
+        return pd.concat(frames, ignore_index=True)
     frames = [profile(raw.x, raw.y, label=label)]
     if raw.x_test is not None:
         frames.append(profile(raw.x_test, raw.y_test, label=label))
@@ -181,6 +188,12 @@ def raw_magnitudes(raw: RawData, contract: DataContract) -> pd.DataFrame:
     if isinstance(raw.x, ImageFiles):
         stats = raw.x.stats
         return extreme_magnitudes(stats.minimum, stats.maximum, raw.x.paths, limit)
+    if isinstance(raw.x, ArrayRows):
+        frames = [
+            array_magnitudes(values, limit, kind=raw.kind, first=start)
+            for start, values in raw.x.chunks()
+        ]
+        return pd.concat(frames)
     frames = [array_magnitudes(raw.x, limit, kind=raw.kind)]
     if raw.x_test is not None:
         frames.append(

@@ -1,6 +1,6 @@
-"""`python -m flows.cli.main`: the `automl` command."""
+"""`python -m flows.cli`: the `automl` command."""
 
-from flows.cli.main.main import main
+from flows.cli.main import main
 
 if __name__ == "__main__":
     main()

@@ -22,6 +22,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import tensorflow as tf
 
+from tasks.readers.stored import StoredExamples
+
 
 def decode_image(
     path: tf.Tensor, channels: int, size: tuple[int, int] | None = None
@@ -41,12 +43,6 @@ def decode_image(
         image = tf.image.resize(image, size)
         image = tf.cast(tf.clip_by_value(tf.round(image), 0.0, 255.0), tf.uint8)
     return image
-
-
-# A predict or validation batch of decoded images stays under this many bytes
-# of float32 pixels: 256 images of 64x64 RGB, 53 of 224x224 (a 256-image batch
-# of those is 154 MB, and the parallel map keeps several in flight).
-BATCH_BYTES = 32 * 2**20
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,7 +81,7 @@ _STAT_FIELDS = ("shapes", "minimum", "maximum", "mean", "digests", "sums", "squa
 
 
 @dataclass(frozen=True, eq=False)
-class ImageFiles:
+class ImageFiles(StoredExamples):
     """Image files standing in for an array of images (N, height, width, channels).
 
     Attributes:
@@ -122,13 +118,6 @@ class ImageFiles:
         if self.size is None:
             raise ValueError("image files of different sizes have no common shape")
         return (len(self), *self.size, self.channels)
-
-    @property
-    def inference_batch(self) -> int:
-        """Images a predict or validation batch holds: 256, or fewer so a
-        batch of float32 pixels stays within `BATCH_BYTES` (large images)."""
-        image_bytes = 4 * int(np.prod(self.shape[1:]))
-        return max(1, min(256, BATCH_BYTES // image_bytes))
 
     @property
     def digests(self) -> np.ndarray:
@@ -196,13 +185,6 @@ class ImageFiles:
             batch_size
         )
 
-    def to_array(self) -> np.ndarray:
-        """The decoded images as one float32 array: for small subsets only."""
-        images = [batch.numpy() for batch in self.batches(self.inference_batch)]
-        if not images:
-            return np.zeros((0, *self.shape[1:]), dtype="float32")
-        return np.concatenate(images)
-
     def _decode(self, path: tf.Tensor, *labels: tf.Tensor):
         size = self.size if self.resize else None
         image = decode_image(path, self.channels, size)
@@ -229,9 +211,9 @@ class ImageFiles:
         return self.stats
 
 
-def predict_probabilities(model, x: np.ndarray | ImageFiles, batch_size: int = 256):
-    """`model.predict` over an array, or over image files decoded in batches."""
-    if isinstance(x, ImageFiles):
+def predict_probabilities(model, x: np.ndarray | StoredExamples, batch_size: int = 256):
+    """`model.predict` over an array, or over stored examples read in batches."""
+    if isinstance(x, StoredExamples):
         batch = min(batch_size, x.inference_batch)
         return model.predict(x.batches(batch), verbose=0)
     return model.predict(x, batch_size=batch_size, verbose=0)

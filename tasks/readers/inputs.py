@@ -16,12 +16,12 @@ import numpy as np
 from data_contracts.profile import numeric_values
 from tasks.errors import DataError, raise_if_transient
 from tasks.load import load_dataset
-from tasks.readers.image_files import ImageFiles
 from tasks.readers.image_index import index_image_folder
 from tasks.readers.npz import BROKEN_ARCHIVE, with_channel_axis
+from tasks.readers.stored import StoredExamples
 
 
-def read_inputs(source: str, data: dict) -> np.ndarray | ImageFiles:
+def read_inputs(source: str, data: dict) -> np.ndarray | StoredExamples:
     """Raw inputs read the way the version's config read its training data.
 
     An image folder is indexed, not decoded (`ImageFiles`): prediction
@@ -116,8 +116,8 @@ def _read_npz_inputs(path: Path, kind: str) -> np.ndarray:
 
 
 def fit_to_model(
-    x: np.ndarray | ImageFiles, model: keras.Model, source: str
-) -> np.ndarray | ImageFiles:
+    x: np.ndarray | StoredExamples, model: keras.Model, source: str
+) -> np.ndarray | StoredExamples:
     """Inputs as the model takes them; short series get the pipeline's NaN padding.
 
     Raises:
@@ -127,7 +127,7 @@ def fit_to_model(
     expected = tuple(spec.shape[1:])
     if len(x) == 0:
         raise DataError(f"{source} holds no examples; expected at least one.")
-    if isinstance(x, ImageFiles):
+    if isinstance(x, StoredExamples):
         _check_shape(tuple(x.shape[1:]), expected, source)
         return x
     if spec.dtype == "string":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from data_contracts.digests import row_digests
 from data_contracts.profile import numeric_values
 from tasks.errors import DataError
 
@@ -58,14 +59,18 @@ def assemble_series(
     sequence_id: str,
     step: str,
     label: str,
+    sink=None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Series (N, T, F), NaN-padded, from the rows of a long table.
 
     Args:
         keys: the id, step and (when present) label columns, one row per
             table row, indexed by the row's position (0 to rows - 1).
-        values: the rows' feature values (rows, F), in the same order.
+        values: the rows' feature values (rows, F), in the same order: an
+            array, or anything indexed by positions (a `RowFile`).
         sequence_id, step, label: the names of those columns.
+        sink: an `ExampleSink` the series go to, a block at a time (with
+            their digests); None builds the array at once.
 
     Returns:
         The series in the order of their sorted ids, each its rows sorted by
@@ -78,10 +83,15 @@ def assemble_series(
     order = ordered.index.to_numpy()
     groups = ordered.groupby(sequence_id, sort=False)
     sizes = groups.size().to_numpy()
-    x = np.full((len(sizes), int(sizes.max()), values.shape[1]), np.nan, "float32")
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    for row, (start, size) in enumerate(zip(starts, sizes, strict=True)):
-        x[row, :size] = values[order[start : start + size]]
+    if sink is None:
+        x = _padded(values, order, starts, sizes, int(sizes.max()))
+    else:
+        for first in range(0, len(sizes), _BLOCK):
+            block = slice(first, first + _BLOCK)
+            part = _padded(values, order, starts[block], sizes[block], sizes.max())
+            sink.add(part, row_digests(part.reshape(len(part), -1).astype(float)))
+        x = sink.finish()
     if label not in keys.columns:
         return x, None
     labels_per_series = groups[label].nunique(dropna=False)
@@ -92,6 +102,20 @@ def assemble_series(
             f"{label!r}; expected one label per series. Fix those rows."
         )
     return x, groups[label].first().to_numpy()
+
+
+_BLOCK = 4096  # series assembled at a time into a sink
+
+
+def _padded(values, order, starts, sizes, steps: int) -> np.ndarray:
+    """The series starting at `starts` (in `order`) of `sizes` rows, NaN-padded."""
+    x = np.full((len(sizes), int(steps), values.shape[1]), np.nan, "float32")
+    first = int(starts[0]) if len(starts) else 0
+    end = int(starts[-1] + sizes[-1]) if len(starts) else 0
+    rows = values[order[first:end]]  # one read for the block
+    for row, (start, size) in enumerate(zip(starts, sizes, strict=True)):
+        x[row, :size] = rows[start - first : start - first + size]
+    return x
 
 
 def check_id_and_step(table: pd.DataFrame, sequence_id: str, step: str | None) -> None:

@@ -28,6 +28,7 @@ from data_contracts.columns import ColumnSummary, merge_summaries, summarise_col
 from data_contracts.magnitude import column_magnitudes, largest_values
 from data_contracts.profile import numeric_values, profile_pixel_values, profile_texts
 from tasks.errors import DataError
+from tasks.readers.array_rows import ArrayRows, ExampleSink
 from tasks.readers.sequences import assemble_series, check_id_and_step
 from tasks.readers.tables import BATCH_ROWS, read_columns, table_batches
 
@@ -85,13 +86,18 @@ def scan_table(
     image_shape: list[int] | None = None,
     keep_examples: bool = True,
     rows: int = BATCH_ROWS,
+    cache_bytes: int | None = None,
 ) -> ScannedTable:
     """One pass over the table at `path`, a batch of `rows` rows at a time.
+
+    A pixel table's examples are an array while they fit in `cache_bytes`
+    (None: always), else an `ArrayRows` over a row file.
 
     Raises:
         DataError: the table cannot be read (named, as `read_table` names it).
     """
     profiles, xs, ys, largest, position = [], [], [], [], []
+    pixels = ExampleSink(cache_bytes)
     summaries, columns, dtypes = None, [], {}
     for batch in table_batches(path, rows):
         columns = [str(c) for c in batch.columns]
@@ -109,16 +115,19 @@ def scan_table(
                 xs.append(batch[text_column].astype(str).to_numpy(dtype=object))
         elif kind != "sequence":
             values = numeric_values(batch.drop(columns=[label], errors="ignore"))
+            shape = image_shape or []
             profiles.append(
-                profile_pixel_values(
-                    values, labels, label, image_shape or [], batch.index
-                )
+                profile_pixel_values(values, labels, label, shape, batch.index)
             )
             top, where = largest_values(values)
             largest.append(top)
             position.append(where)
             if keep_examples and _fits(values, image_shape):
-                xs.append(values.astype("float32").reshape(-1, *image_shape))
+                with np.errstate(over="ignore"):  # the contract names such values
+                    examples = values.astype("float32").reshape(-1, *image_shape)
+                pixels.add(examples, profiles[-1]["digest"].to_numpy())
+    if kind not in ("text", "sequence"):
+        xs = [] if (kept := pixels.finish()) is None else [kept]
     y = _joined(ys) if ys else None
     table = ScannedTable(
         path,
@@ -141,20 +150,25 @@ def read_long_series(
     step: str | None,
     label: str,
     rows: int = BATCH_ROWS,
-) -> tuple[np.ndarray, np.ndarray | None]:
+    cache_bytes: int | None = None,
+) -> tuple[np.ndarray | ArrayRows, np.ndarray | None]:
     """`long_table_to_sequences` of the table at `path`, read in batches.
 
-    The same series, order, padding and labels as a whole read gives.
+    The same series, order, padding and labels as a whole read gives. Only
+    the id, step and label columns stay in memory; the feature values and
+    the series do while they fit in `cache_bytes` (None: always), else they
+    go to row files and the series are an `ArrayRows`.
 
     Raises:
         DataError: as `long_table_to_sequences`.
     """
-    keys, values, features = [], [], None
+    keys, steps = [], ExampleSink(cache_bytes)
     for batch in table_batches(path, rows):
         check_id_and_step(batch, sequence_id, step)
         features = [c for c in batch.columns if c not in (sequence_id, step, label)]
         keys.append(batch[[c for c in (sequence_id, step, label) if c in batch]])
-        values.append(numeric_values(batch[features]).astype("float32"))
+        values = numeric_values(batch[features]).astype("float32")
+        steps.add(values, np.empty(len(values), dtype=object))
     frame = pd.concat(keys, ignore_index=True)
     if len(frame) == 0:
         raise DataError(
@@ -166,7 +180,11 @@ def read_long_series(
     drifted = [c for c in frame.columns if _dtypes(keys, c) > 1]
     if drifted:  # batches parsed a column differently: read it as a whole read does
         frame[drifted] = _whole_columns(path, drifted)
-    return assemble_series(frame, np.concatenate(values), sequence_id, step, label)
+    values = steps.finish()
+    if isinstance(values, ArrayRows):
+        values = values.store  # read by position while the series are assembled
+    series = ExampleSink(cache_bytes)
+    return assemble_series(frame, values, sequence_id, step, label, sink=series)
 
 
 def _text_profile(
@@ -183,8 +201,10 @@ def _fits(values: np.ndarray, image_shape: list[int] | None) -> bool:
     return image_shape is not None and values.shape[1] == int(np.prod(image_shape))
 
 
-def _joined(parts: list[np.ndarray]) -> np.ndarray:
+def _joined(parts: list) -> np.ndarray | ArrayRows:
     """Per-batch arrays as one; object when batches parsed to different types."""
+    if len(parts) == 1:
+        return parts[0]
     if len({part.dtype.kind for part in parts}) > 1:
         parts = [part.astype(object) for part in parts]
     return np.concatenate(parts)

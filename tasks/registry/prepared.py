@@ -9,8 +9,10 @@ preparation, not one per machine. The folder holds:
   size, and for an image folder what its files share (root, size, channels,
   resize);
 - `images.parquet` (an image folder: one row per file with its split, label
-  index, digest and decode-pass statistics) or `arrays.npz` (any other
-  source: the split arrays, labels and digests);
+  index, digest and decode-pass statistics), `rows.bin` and `rows.npz` (a
+  table whose examples went to a row file: the file, and each split's
+  positions in it, digests and sums) or `arrays.npz` (any other source: the
+  split arrays, labels and digests);
 - `preprocessing.json` (and `reference_series.npy` for sequences);
 - `validation.json`: the data contract's report, for the record (workers
   need none of it to train).
@@ -38,14 +40,17 @@ from data_contracts import ValidationReport
 from tasks.errors import ConfigError
 from tasks.preprocess import Preprocessing
 from tasks.readers import example_digests_of
+from tasks.readers.array_rows import ArrayRows
 from tasks.readers.image_files import ImageFiles
 from tasks.registry.prepared_examples import (
     SPLIT_KEYS,
     image_facts,
     read_arrays,
     read_images,
+    read_rows,
     write_arrays,
     write_images,
+    write_rows,
 )
 from tasks.registry.staging import temporary_name
 from tasks.split import Splits
@@ -148,6 +153,8 @@ def read_prepared(run_dir: Path, image_root: Path | None = None) -> PreparedData
         )
     if facts["images"] is not None:
         parts = read_images(folder, facts["images"], image_root)
+    elif facts.get("rows") is not None:
+        parts = read_rows(folder, facts["rows"])
     else:
         parts = read_arrays(folder)
     splits = Splits(**parts, labels=facts["labels"], duplicates=facts["duplicates"])
@@ -181,10 +188,13 @@ def _write_into(
         "duplicates": int(splits.duplicates),
         "counts": {key: len(parts[f"y_{key}"]) for key in SPLIT_KEYS},
         "images": None,
+        "rows": None,
     }
     if isinstance(splits.x_train, ImageFiles):
         facts["images"] = image_facts(parts)
         write_images(folder, parts, facts["images"])
+    elif isinstance(splits.x_train, ArrayRows):
+        facts["rows"] = write_rows(folder, parts)
     else:
         write_arrays(folder, parts)
     _write_json(folder / FACTS_FILE, facts)

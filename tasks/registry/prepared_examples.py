@@ -1,5 +1,5 @@
 """The examples of prepared run data as files without pickle: a table of image
-files, or the split arrays in an `.npz`.
+files, a large table's row file, or the split arrays in an `.npz`.
 
 A run folder may be shared by many machines, so nothing in it is read with
 pickle (loading a pickle runs code): image files become a Parquet table of
@@ -12,6 +12,7 @@ trailing NUL characters).
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -20,11 +21,15 @@ import tensorflow as tf
 
 from data_contracts.digests import row_digests
 from tasks.errors import DataError, name_some
+from tasks.readers.array_rows import ArrayRows
 from tasks.readers.image_files import ImageFiles, ImageStats, decode_image
+from tasks.readers.row_file import RowFile
 from tasks.registry.run_data import DataChangedError
 
 IMAGES_FILE = "images.parquet"
 ARRAYS_FILE = "arrays.npz"
+ROWS_FILE = "rows.bin"  # a large table's examples (`ArrayRows`), raw float32
+ROWS_ARRAYS_FILE = "rows.npz"
 SPLIT_KEYS = ("train", "val", "test")  # the suffixes of `Splits.x_*`
 SAMPLED_FILES = 8  # decoded by a reader to check its folder is the chief's
 
@@ -114,7 +119,47 @@ def read_images(folder: Path, facts: dict, root: Path | None) -> dict:
     return parts
 
 
-def write_arrays(folder: Path, parts: dict) -> None:
+def write_rows(folder: Path, parts: dict) -> dict:
+    """A large table's split examples (`ArrayRows` of one row file): the file,
+    copied as `rows.bin`, and each split's positions and statistics.
+
+    Returns:
+        What the row file holds (`read_rows` needs it): shape and dtype.
+    """
+    store = next(parts[f"x_{key}"] for key in SPLIT_KEYS).store
+    shutil.copyfile(store.path, folder / ROWS_FILE)
+    arrays = {}
+    for key in SPLIT_KEYS:
+        x = parts[f"x_{key}"]
+        arrays[f"y_{key}"] = parts[f"y_{key}"]
+        arrays[f"digests_{key}"] = parts[f"digests_{key}"]
+        for name in ("rows", "sums", "squares", "counts"):
+            arrays[f"{name}_{key}"] = getattr(x, name)
+    write_arrays(folder, arrays, ROWS_ARRAYS_FILE)
+    return {"row_shape": list(store.row_shape), "dtype": str(store.dtype)}
+
+
+def read_rows(folder: Path, facts: dict) -> dict:
+    """`write_rows`' examples back, as `ArrayRows` over the copied file."""
+    arrays = read_arrays(folder, ROWS_ARRAYS_FILE)
+    path = folder / ROWS_FILE
+    row_bytes = np.dtype(facts["dtype"]).itemsize * int(np.prod(facts["row_shape"]))
+    store = RowFile(
+        path, facts["row_shape"], facts["dtype"], path.stat().st_size // row_bytes
+    )
+    parts = {}
+    for key in SPLIT_KEYS:
+        parts[f"y_{key}"] = arrays[f"y_{key}"]
+        parts[f"digests_{key}"] = arrays[f"digests_{key}"]
+        parts[f"x_{key}"] = ArrayRows(
+            store,
+            *(arrays[f"{name}_{key}"] for name in ("rows", "digests")),
+            *(arrays[f"{name}_{key}"] for name in ("sums", "squares", "counts")),
+        )
+    return parts
+
+
+def write_arrays(folder: Path, parts: dict, file: str = ARRAYS_FILE) -> None:
     """The split arrays (inputs, labels, digests) in one `.npz`, no pickle."""
     arrays = {}
     for name, values in parts.items():
@@ -124,12 +169,12 @@ def write_arrays(folder: Path, parts: dict) -> None:
             arrays[f"{name}.utf8"], arrays[f"{name}.offsets"] = encoded, offsets
         else:
             arrays[name] = values
-    np.savez(folder / ARRAYS_FILE, **arrays)
+    np.savez(folder / file, **arrays)
 
 
-def read_arrays(folder: Path) -> dict:
+def read_arrays(folder: Path, file: str = ARRAYS_FILE) -> dict:
     """`write_arrays`' arrays back; strings as object arrays of `str`."""
-    with np.load(folder / ARRAYS_FILE, allow_pickle=False) as stored:
+    with np.load(folder / file, allow_pickle=False) as stored:
         arrays = {name: stored[name] for name in stored.files}
     parts = {}
     for name, values in arrays.items():

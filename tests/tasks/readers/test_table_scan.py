@@ -8,11 +8,16 @@ import pytest
 
 from data_contracts import ContractViolation, default_contract
 from data_contracts.contract import ColumnSpec
+from tasks.augment import make_datasets
 from tasks.errors import DataError
 from tasks.load import RawData, load_dataset, to_examples
+from tasks.preprocess import fit_preprocessing
+from tasks.readers.array_rows import ArrayRows
 from tasks.readers.sequences import long_table_to_sequences
 from tasks.readers.table_scan import read_long_series, scan_table
 from tasks.readers.tables import read_table, table_batches
+from tasks.registry.prepared import read_prepared, write_prepared
+from tasks.split import split_examples
 from tasks.validate import bootstrap_contract, validate_data
 
 ROWS = 7  # rows per batch: every table below spans several batches
@@ -135,3 +140,73 @@ def test_a_bad_row_in_a_later_batch_is_named(tmp_path):
         read_table(path)
     with pytest.raises(DataError, match="Expected 2 fields in line 22, saw 3"):
         scan_table(path, "text", rows=ROWS)
+
+
+def _pixel_table(path, rows: int = 40):
+    rng = np.random.default_rng(2)
+    pixels = rng.integers(0, 17, size=(rows, 12)).astype(float)
+    pixels[3] = pixels[2]  # a duplicate
+    table = pd.DataFrame(pixels, columns=[f"p{i}" for i in range(12)])
+    table.insert(0, "label", np.arange(rows) % 3)
+    table.to_csv(path, index=False)
+
+
+def test_pixels_over_the_budget_go_to_a_row_file_and_train_as_the_array(tmp_path):
+    path = tmp_path / "pixels.csv"
+    _pixel_table(path)
+    options = {"image_shape": [2, 2, 3]}
+    held = scan_table(path, "image", rows=ROWS, **options)
+    filed = scan_table(path, "image", rows=ROWS, cache_bytes=500, **options)
+    assert isinstance(held.x, np.ndarray) and isinstance(filed.x, ArrayRows)
+    np.testing.assert_array_equal(filed.x.to_array(), held.x)
+    pair = [
+        split_examples(to_examples(RawData(str(path), "image", scanned=s), **options))
+        for s in (held, filed)
+    ]
+    assert pair[0].membership().equals(pair[1].membership())
+    assert pair[1].duplicates == pair[0].duplicates == 1
+    batches = [
+        [b[0].numpy() for b in make_datasets(p, batch_size=8, seed=3).train]
+        for p in pair
+    ]
+    for held_batch, filed_batch in zip(*batches, strict=True):
+        np.testing.assert_array_equal(held_batch, filed_batch)
+    moments = [fit_preprocessing(p.x_train, kind="image") for p in pair]
+    np.testing.assert_allclose(moments[1].mean, moments[0].mean, rtol=1e-12)
+    np.testing.assert_allclose(moments[1].variance, moments[0].variance, rtol=1e-9)
+
+
+def test_long_series_over_the_budget_profile_and_read_back_as_the_array(tmp_path):
+    rng = np.random.default_rng(3)
+    rows = [
+        (f"s{s}", t, s % 2, *rng.normal(size=2)) for s in range(9) for t in range(2 + s)
+    ]
+    frame = pd.DataFrame(rows, columns=["sid", "t", "label", "a", "b"])
+    frame.loc[7, "a"] = 1e39  # beyond float32: the contract names where
+    path = tmp_path / "long.csv"
+    frame.sample(frac=1.0, random_state=1).to_csv(path, index=False)
+    held_x, held_y = read_long_series(path, "sid", "t", "label", rows=ROWS)
+    held = RawData(str(path), "sequence", x=held_x, y=held_y)
+    filed_x, filed_y = read_long_series(
+        path, "sid", "t", "label", rows=ROWS, cache_bytes=100
+    )
+    assert isinstance(filed_x, ArrayRows)
+    np.testing.assert_array_equal(filed_x.to_array(), held.x)
+    filed = RawData(str(path), "sequence", x=filed_x, y=filed_y)
+    contract = default_contract("s", "sequence")
+    reports = [_report(raw, contract) for raw in (held, filed)]
+    assert reports[0] == reports[1] and not reports[1].success
+
+
+def test_prepared_run_data_keeps_a_row_file(tmp_path):
+    path = tmp_path / "pixels.csv"
+    _pixel_table(path)
+    options = {"image_shape": [2, 2, 3]}
+    scanned = scan_table(path, "image", rows=ROWS, cache_bytes=0, **options)
+    splits = split_examples(to_examples(RawData(str(path), "image", scanned=scanned)))
+    preprocessing = fit_preprocessing(splits.x_train, kind="image")
+    write_prepared(tmp_path / "run", splits, preprocessing, None)
+    read = read_prepared(tmp_path / "run").splits
+    assert isinstance(read.x_test, ArrayRows)
+    np.testing.assert_array_equal(read.x_test.to_array(), splits.x_test.to_array())
+    assert read.membership().equals(splits.membership())
