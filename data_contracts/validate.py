@@ -131,9 +131,8 @@ def _merged(total: Any, batch: Any) -> Any:
     for result in total.results:
         other = later[result.expectation_config.id]
         result.success = bool(result.success and other.success)
-        if not result.exception_info.get("raised_exception") and (
-            other.exception_info or {}
-        ).get("raised_exception"):
+        raised = (result.exception_info or {}).get("raised_exception")
+        if not raised and (other.exception_info or {}).get("raised_exception"):
             result.exception_info = other.exception_info
         details, more = result.result or {}, other.result or {}
         for count in ("element_count", "unexpected_count", "missing_count"):

@@ -57,18 +57,13 @@ def table_batches(path: Path, rows: int = BATCH_ROWS) -> Iterator[pd.DataFrame]:
         if suffix == ".parquet":
             yield from _parquet_batches(path, rows)
             return
-        options = _delimited_options(suffix)
-        read = 0
-        with pd.read_csv(path, chunksize=rows, **options) as reader:
-            while True:
+        with pd.read_csv(path, chunksize=rows, **_delimited_options(suffix)) as reader:
+            while True:  # a header without rows is one empty batch
                 with _longer_rows_refused():  # per batch: never across a yield
                     batch = next(reader, None)
                 if batch is None:
-                    break
-                read += len(batch)
+                    return
                 yield batch
-        if read == 0:  # a header without rows: its columns, as `read_table` has
-            yield pd.read_csv(path, nrows=0, **options)
 
 
 def read_columns(path: Path, columns: list[str]) -> pd.DataFrame:

@@ -210,3 +210,14 @@ def test_prepared_run_data_keeps_a_row_file(tmp_path):
     assert isinstance(read.x_test, ArrayRows)
     np.testing.assert_array_equal(read.x_test.to_array(), splits.x_test.to_array())
     assert read.membership().equals(splits.membership())
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_header_without_rows_is_one_empty_batch(tmp_path, suffix):
+    path = tmp_path / f"empty{suffix}"
+    empty = pd.DataFrame({"label": pd.Series(dtype="int64"), "text": []})
+    empty.to_csv(path, index=False) if suffix == ".csv" else empty.to_parquet(path)
+    batches = list(table_batches(path, ROWS))
+    assert [list(b.columns) for b in batches] == [["label", "text"]]
+    assert len(batches[0]) == 0
+    assert len(scan_table(path, "text", rows=ROWS)) == 0
