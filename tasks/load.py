@@ -20,9 +20,10 @@ from tasks.readers.array_rows import ArrayRows
 from tasks.readers.image_files import ImageFiles
 from tasks.readers.image_index import index_image_folder
 from tasks.readers.image_scan import CACHE_BYTES, scan_images
+from tasks.readers.long_series import read_long_series
 from tasks.readers.npz import read_npz
 from tasks.readers.sequences import long_table_to_sequences
-from tasks.readers.table_scan import ScannedTable, read_long_series, scan_table
+from tasks.readers.table_scan import ScannedTable, scan_table
 from tasks.readers.tables import TABLE_SUFFIXES, read_table
 from tasks.stage import stage
 

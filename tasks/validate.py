@@ -132,7 +132,11 @@ def profile_raw(
     }[raw.kind]
     if isinstance(raw.x, ArrayRows):  # a large table's examples: a block at a time
         frames = [
-            profile(values, raw.y[start : start + len(values)], label=label)
+            profile(
+                values,
+                None if raw.y is None else raw.y[start : start + len(values)],
+                label=label,
+            )
             for start, values in raw.x.chunks()
         ]
         return pd.concat(frames, ignore_index=True)

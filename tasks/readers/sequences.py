@@ -60,6 +60,7 @@ def assemble_series(
     step: str,
     label: str,
     sink=None,
+    names: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Series (N, T, F), NaN-padded, from the rows of a long table.
 
@@ -71,6 +72,8 @@ def assemble_series(
         sequence_id, step, label: the names of those columns.
         sink: an `ExampleSink` the series go to, a block at a time (with
             their digests); None builds the array at once.
+        names: when the id column holds ranks, the ids they stand for (named
+            in errors).
 
     Returns:
         The series in the order of their sorted ids, each its rows sorted by
@@ -97,8 +100,9 @@ def assemble_series(
     labels_per_series = groups[label].nunique(dropna=False)
     mixed = labels_per_series[labels_per_series > 1]
     if len(mixed):
+        named = mixed.index[:5] if names is None else names[mixed.index[:5]]
         raise DataError(
-            f"Series {list(mixed.index[:5])} carry more than one label in column "
+            f"Series {list(named)} carry more than one label in column "
             f"{label!r}; expected one label per series. Fix those rows."
         )
     return x, groups[label].first().to_numpy()

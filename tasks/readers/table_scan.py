@@ -11,8 +11,7 @@ the float32 pixels. The contract's checks of the table's own columns run
 over the batches again (`ScannedTable.batches`), a batch at a time.
 
 A long-format sequence table streams the same way into NaN-padded series
-(`read_long_series`); only its id, step and label columns and the float32
-feature values are held, never the table.
+(`tasks.readers.long_series`).
 """
 
 from __future__ import annotations
@@ -27,9 +26,7 @@ import pandas as pd
 from data_contracts.columns import ColumnSummary, merge_summaries, summarise_columns
 from data_contracts.magnitude import column_magnitudes, largest_values
 from data_contracts.profile import numeric_values, profile_pixel_values, profile_texts
-from tasks.errors import DataError
 from tasks.readers.array_rows import ArrayRows, ExampleSink
-from tasks.readers.sequences import assemble_series, check_id_and_step
 from tasks.readers.tables import BATCH_ROWS, read_columns, table_batches
 
 
@@ -128,13 +125,13 @@ def scan_table(
                 pixels.add(examples, profiles[-1]["digest"].to_numpy())
     if kind not in ("text", "sequence"):
         xs = [] if (kept := pixels.finish()) is None else [kept]
-    y = _joined(ys) if ys else None
+    y = join_parts(ys) if ys else None
     table = ScannedTable(
         path,
         columns,
         pd.concat(profiles, ignore_index=True) if profiles else None,
         summaries or {},
-        x=_joined(xs) if xs else None,
+        x=join_parts(xs) if xs else None,
         y=y,
         largest=np.concatenate(largest) if largest else None,
         position=np.concatenate(position) if position else None,
@@ -142,49 +139,6 @@ def scan_table(
     )
     drifted = [c for c, found in dtypes.items() if len(found) > 1]
     return _consistent(table, drifted, label, text_column, kind)
-
-
-def read_long_series(
-    path: Path,
-    sequence_id: str,
-    step: str | None,
-    label: str,
-    rows: int = BATCH_ROWS,
-    cache_bytes: int | None = None,
-) -> tuple[np.ndarray | ArrayRows, np.ndarray | None]:
-    """`long_table_to_sequences` of the table at `path`, read in batches.
-
-    The same series, order, padding and labels as a whole read gives. Only
-    the id, step and label columns stay in memory; the feature values and
-    the series do while they fit in `cache_bytes` (None: always), else they
-    go to row files and the series are an `ArrayRows`.
-
-    Raises:
-        DataError: as `long_table_to_sequences`.
-    """
-    keys, steps = [], ExampleSink(cache_bytes)
-    for batch in table_batches(path, rows):
-        check_id_and_step(batch, sequence_id, step)
-        features = [c for c in batch.columns if c not in (sequence_id, step, label)]
-        keys.append(batch[[c for c in (sequence_id, step, label) if c in batch]])
-        values = numeric_values(batch[features]).astype("float32")
-        steps.add(values, np.empty(len(values), dtype=object))
-    frame = pd.concat(keys, ignore_index=True)
-    if len(frame) == 0:
-        raise DataError(
-            f"The long-format sequence table {path} has no rows (columns "
-            f"{list(frame.columns)}); expected at least one series, one row per "
-            f"step, named by column {sequence_id!r} and ordered by {step!r}. Point "
-            "data.source at a table holding the series, or re-export it with rows."
-        )
-    drifted = [c for c in frame.columns if _dtypes(keys, c) > 1]
-    if drifted:  # batches parsed a column differently: read it as a whole read does
-        frame[drifted] = _whole_columns(path, drifted)
-    values = steps.finish()
-    if isinstance(values, ArrayRows):
-        values = values.store  # read by position while the series are assembled
-    series = ExampleSink(cache_bytes)
-    return assemble_series(frame, values, sequence_id, step, label, sink=series)
 
 
 def _text_profile(
@@ -201,7 +155,7 @@ def _fits(values: np.ndarray, image_shape: list[int] | None) -> bool:
     return image_shape is not None and values.shape[1] == int(np.prod(image_shape))
 
 
-def _joined(parts: list) -> np.ndarray | ArrayRows:
+def join_parts(parts: list) -> np.ndarray | ArrayRows:
     """Per-batch arrays as one; object when batches parsed to different types."""
     if len(parts) == 1:
         return parts[0]
@@ -226,7 +180,7 @@ def _consistent(
         return table
     if kind == "text":  # the text profile is of both columns
         drifted = [c for c in (label, text_column) if c in table.columns]
-    whole = _whole_columns(table.path, drifted)
+    whole = read_columns(table.path, drifted)
     changes = {}
     if label in drifted:
         changes["y"] = whole[label].to_numpy()
@@ -241,12 +195,3 @@ def _consistent(
         profile[label] = whole[label].to_numpy()
         changes["profile"] = profile
     return replace(table, **changes)
-
-
-def _dtypes(frames: list[pd.DataFrame], column: str) -> int:
-    return len({str(frame[column].dtype) for frame in frames})
-
-
-def _whole_columns(path: Path, columns: list[str]) -> pd.DataFrame:
-    """Just `columns` of the table, read whole (as `read_table` would parse them)."""
-    return read_columns(path, columns)

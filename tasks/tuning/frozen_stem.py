@@ -90,12 +90,15 @@ def fit(model: keras.Model, x=None, y=None, validation_data=None, **kwargs):
     metric names.
     """
     stem = find_frozen_stem(model)
-    if stem is None:
-        return model.fit(x, y, validation_data=validation_data, **kwargs)
-    train = _feature_dataset(stem, x if y is None else (x, y), shuffle_seed=0)
-    validation = None
-    if validation_data is not None:
+    train = validation = None
+    if stem is not None:
+        train = _feature_dataset(stem, x if y is None else (x, y), shuffle_seed=0)
+    if train is not None and validation_data is not None:
         validation = _feature_dataset(stem, validation_data, shuffle_seed=None)
+    if train is None or (validation is None and validation_data is not None):
+        # No stem, or features too large to hold: the whole model trains,
+        # computing the (frozen) features of every batch as it goes.
+        return model.fit(x, y, validation_data=validation_data, **kwargs)
     stem.head.compile_from_config(model.get_compile_config())
     # No backup: a trial on computed features lasts seconds, and a resume
     # would restore the whole model's optimizer, which never trains here.
@@ -109,8 +112,14 @@ def fit(model: keras.Model, x=None, y=None, validation_data=None, **kwargs):
     )
 
 
+# Computed features are held in memory up to this many bytes; beyond it
+# (a large dataset) the whole model trains instead, in bounded memory.
+FEATURE_BYTES = 1 << 30
+
+
 def _feature_dataset(stem: FrozenStem, data, shuffle_seed: int | None):
-    """The features of every batch of `data`, batched as `data` was.
+    """The features of every batch of `data`, batched as `data` was, or None
+    when they outgrow `FEATURE_BYTES`.
 
     Augmentation in `data` is applied once, to the pass computed here.
     """
@@ -118,11 +127,14 @@ def _feature_dataset(stem: FrozenStem, data, shuffle_seed: int | None):
         data = tf.data.Dataset.from_tensor_slices(tuple(data)).batch(32)
     transform = tf.function(stem.features)
     parts: list[list[np.ndarray]] = []
-    batch_size = 1
+    batch_size, held = 1, 0
     for batch in data:
         inputs, *rest = batch
         batch_size = max(batch_size, int(tf.shape(inputs)[0]))
         row = [transform(inputs).numpy(), *(np.asarray(r) for r in rest)]
+        held += row[0].nbytes
+        if held > FEATURE_BYTES:
+            return None
         parts.append(row)
     arrays = tuple(np.concatenate(column) for column in zip(*parts, strict=True))
     dataset = tf.data.Dataset.from_tensor_slices(arrays)

@@ -110,9 +110,14 @@ def _data(seed=0):
 
 
 def _model(x):
+    """The family's body in the pipeline's chain (input, then the body), the
+    shape `frozen_stem.find_frozen_stem` looks for."""
     spec = InputSpec(kind="sequence", shape=x.shape[1:], reference_series=x)
-    model = BUILDERS["rocket"](kt.HyperParameters(), spec, 2)
+    body = BUILDERS["rocket"](kt.HyperParameters(), spec, 2)
+    inputs = keras.Input(x.shape[1:])
+    model = keras.Model(inputs, body(inputs))
     compile_model(model, learning_rate=1e-2)
+    assert frozen_stem.find_frozen_stem(model) is not None
     return model
 
 
@@ -174,3 +179,21 @@ def test_rocket_refuses_data_it_cannot_read():
         BUILDERS["rocket"](kt.HyperParameters(), InputSpec("image", (8, 8, 1)), 2)
     with pytest.raises(ValueError, match="without reference_series"):
         BUILDERS["rocket"](kt.HyperParameters(), InputSpec("sequence", (8, 1)), 2)
+
+
+def test_features_too_large_to_hold_train_the_whole_model(monkeypatch):
+    keras.utils.set_random_seed(0)
+    x, y = _data()
+    model = _model(x)
+    stem = frozen_stem.find_frozen_stem(model)
+    fixed = [w.copy() for w in stem.prefix[-1].get_weights()]
+    data = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
+    assert frozen_stem._feature_dataset(stem, data, shuffle_seed=None) is not None
+    monkeypatch.setattr(frozen_stem, "FEATURE_BYTES", 100)  # less than one batch
+    assert frozen_stem._feature_dataset(stem, data, shuffle_seed=None) is None
+    history = frozen_stem.fit(model, data, validation_data=data, epochs=40, verbose=0)
+    assert "val_loss" in history.history
+    probabilities = model.predict(x, verbose=0)
+    assert (probabilities.argmax(1) == y.argmax(1)).all()
+    for kept, weight in zip(fixed, stem.prefix[-1].get_weights(), strict=True):
+        np.testing.assert_array_equal(kept, weight)  # the stem stayed frozen

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from tasks.readers.long_series import read_long_series
 
 from data_contracts import ContractViolation, default_contract
 from data_contracts.contract import ColumnSpec
@@ -14,7 +15,7 @@ from tasks.load import RawData, load_dataset, to_examples
 from tasks.preprocess import fit_preprocessing
 from tasks.readers.array_rows import ArrayRows
 from tasks.readers.sequences import long_table_to_sequences
-from tasks.readers.table_scan import read_long_series, scan_table
+from tasks.readers.table_scan import scan_table
 from tasks.readers.tables import read_table, table_batches
 from tasks.registry.prepared import read_prepared, write_prepared
 from tasks.split import split_examples
@@ -221,3 +222,20 @@ def test_a_header_without_rows_is_one_empty_batch(tmp_path, suffix):
     assert [list(b.columns) for b in batches] == [["label", "text"]]
     assert len(batches[0]) == 0
     assert len(scan_table(path, "text", rows=ROWS)) == 0
+
+
+def test_streamed_long_series_name_a_series_with_two_labels_by_its_id(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "sid": ["b"] * 4 + ["a"] * 4 + ["c"] * 4,
+            "t": [0, 1, 2, 3] * 3,
+            "label": ["x"] * 4 + ["y", "y", "z", "y"] + ["x"] * 4,
+            "v": np.arange(12.0),
+        }
+    )
+    path = tmp_path / "mixed.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(DataError, match=r"Series \['a'\] carry more than one label"):
+        read_long_series(path, "sid", "t", "label", rows=ROWS)
+    with pytest.raises(DataError, match=r"Series \['a'\] carry more than one label"):
+        long_table_to_sequences(read_table(path), "sid", "t", "label")
