@@ -120,11 +120,13 @@ def fit_preprocessing(
     by zero). Texts get a vocabulary of at most `max_tokens` tokens, and are
     cut or padded to `text_length` tokens (None: `covering_length`), and
     word and character n-gram vocabularies with idf weights (`fit_ngrams`).
+    Vocabularies are counted on at most `ADAPT_TEXTS` training texts
+    (`adapt_sample`).
     """
     input_shape = tuple(x_train.shape[1:])
     if kind == "text":
         vectorizer = keras.layers.TextVectorization(max_tokens=max_tokens)
-        vectorizer.adapt(np.asarray(x_train, dtype=object))
+        vectorizer.adapt(adapt_sample(x_train))
         vocabulary = [str(token) for token in vectorizer.get_vocabulary()[2:]]
         ngram_vocabulary, ngram_idf = fit_ngrams(x_train, "words")
         char_vocabulary, char_idf = fit_ngrams(x_train, "chars")
@@ -181,12 +183,14 @@ def fit_ngrams(
     """The `max_tokens` most frequent n-grams of `texts` and their idf weights.
 
     `branch` is "words" or "chars" (`model_builders.ngram.NGRAM_SETTINGS`).
-    Keras adapts the vocabulary; the document frequencies come from a
-    `multi_hot` pass of the same layer, and the weights from Keras's own
-    formula, `log(1 + num_documents / (1 + document_frequency))` in float32,
-    so `TextVectorization(output_mode="tf_idf", vocabulary=..., idf_weights=
-    ...)` computes what a `tf_idf` layer adapted on `texts` computes, many
-    times faster than adapting one.
+    Keras adapts the vocabulary (on `adapt_sample(texts)`); the document
+    frequencies come from a `multi_hot` pass of the same layer over every
+    text, and the weights from Keras's own formula, `log(1 + num_documents
+    / (1 + document_frequency))` in float32, so `TextVectorization(
+    output_mode="tf_idf", vocabulary=..., idf_weights=...)` computes what a
+    `tf_idf` layer adapted on `texts` computes (up to `ADAPT_TEXTS` texts;
+    beyond, its vocabulary is the sample's), many times faster than adapting
+    one.
 
     Returns:
         The vocabulary without special tokens, most frequent first, and one
@@ -196,7 +200,7 @@ def fit_ngrams(
     vectorizer = keras.layers.TextVectorization(
         output_mode="multi_hot", max_tokens=max_tokens, **NGRAM_SETTINGS[branch]
     )
-    vectorizer.adapt(texts, batch_size=_BATCH_SIZE)
+    vectorizer.adapt(adapt_sample(texts), batch_size=_BATCH_SIZE)
     # Column 0 counts out-of-vocabulary n-grams; the vocabulary follows.
     vocabulary = [str(token) for token in vectorizer.get_vocabulary()[1:]]
     if not vocabulary:  # blank texts: nothing to count, and Keras cannot look up
@@ -207,6 +211,25 @@ def fit_ngrams(
         frequency += keras.ops.convert_to_numpy(present).sum(axis=0).astype("int64")
     idf = np.log(1.0 + len(texts) / (1.0 + frequency[1:])).astype("float32")
     return vocabulary, [float(weight) for weight in idf]
+
+
+# Vocabularies are counted on at most this many training texts. Keras keeps
+# a count for every distinct token while it adapts, and character n-grams
+# are many: on 140,000 generated texts of 5-40 words, the character branch
+# took 3.3 GB adapted on all of them, 1.1 GB on 50,000 and 0.5 GB on 20,000
+# (`benchmarks/scale_tables.py`'s table). A sample this size still ranks the
+# most frequent n-grams of a corpus, and document frequencies are counted
+# over every text (`fit_ngrams`).
+ADAPT_TEXTS = 20_000
+
+
+def adapt_sample(texts) -> np.ndarray:
+    """`texts`, or a seeded sample of `ADAPT_TEXTS` of them in their order."""
+    texts = np.asarray(texts, dtype=object)
+    if len(texts) <= ADAPT_TEXTS:
+        return texts
+    chosen = np.random.default_rng(0).choice(len(texts), ADAPT_TEXTS, replace=False)
+    return texts[np.sort(chosen)]
 
 
 def _tuple(values: list | None) -> tuple | None:

@@ -6,6 +6,7 @@ import pytest
 
 from model_builders import InputSpec
 from model_builders.ngram import NGRAM_SETTINGS, tfidf_vectorizer
+from tasks import preprocess
 from tasks.preprocess import NGRAM_TOKENS, fit_ngrams, fit_preprocessing
 
 TRAIN = np.array(
@@ -102,3 +103,22 @@ def test_input_spec_rejects_a_vocabulary_without_matching_idf():
         )
     with pytest.raises(ValueError, match="char_vocabulary and char_idf"):
         InputSpec(kind="text", shape=(4,), vocab_size=5, char_vocabulary=("a",))
+
+
+def test_beyond_adapt_texts_the_vocabulary_is_a_samples_and_idf_counts_all(
+    monkeypatch,
+):
+    monkeypatch.setattr(preprocess, "ADAPT_TEXTS", 5)
+    texts = np.concatenate([TRAIN, TRAIN[:4]])
+    sample = preprocess.adapt_sample(texts)
+    assert len(sample) == 5 and set(sample) <= set(texts)
+    np.testing.assert_array_equal(sample, preprocess.adapt_sample(texts))  # seeded
+    vocabulary, idf = fit_ngrams(texts, "words")
+    adapted = keras.layers.TextVectorization(
+        output_mode="multi_hot", max_tokens=NGRAM_TOKENS, **NGRAM_SETTINGS["words"]
+    )
+    adapted.adapt(sample)
+    assert vocabulary == adapted.get_vocabulary()[1:]
+    frequency = _numpy(adapted(texts)).sum(axis=0)[1:]  # over every text
+    expected = np.log(1.0 + len(texts) / (1.0 + frequency)).astype("float32")
+    np.testing.assert_allclose(idf, expected, rtol=1e-6)
