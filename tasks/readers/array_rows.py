@@ -134,21 +134,24 @@ def row_statistics(values: np.ndarray) -> tuple[np.ndarray, ...]:
 class ExampleSink:
     """Batches of examples, kept in memory up to `budget` bytes, then in a file.
 
-    `add` each batch of float32 examples with their digests; `finish` gives
-    one array when all of them fit the budget (None: always), else an
-    `ArrayRows` over a row file holding every one of them.
+    `add` each batch of float32 examples (with their digests, unless `bare`);
+    `finish` gives one array when all of them fit the budget (None: always),
+    else an `ArrayRows` over a row file holding every one of them (`bare`:
+    the `RowFile` alone, no digests or statistics kept).
     """
 
-    def __init__(self, budget: int | None = None):
+    def __init__(self, budget: int | None = None, bare: bool = False):
         self.budget = budget
+        self.bare = bare
         self.parts: list[np.ndarray] = []
         self.digests: list[np.ndarray] = []
         self.stats: list[tuple[np.ndarray, ...]] = []
         self.kept = 0
         self.writer: RowWriter | None = None
 
-    def add(self, values: np.ndarray, digests) -> None:
-        self.digests.append(np.asarray(digests, dtype=object))
+    def add(self, values: np.ndarray, digests=None) -> None:
+        if not self.bare:
+            self.digests.append(np.asarray(digests, dtype=object))
         if self.writer is None:
             self.parts.append(values)
             self.kept += values.nbytes
@@ -157,12 +160,15 @@ class ExampleSink:
             self.writer = RowWriter(values.shape[1:], "float32")
             values, self.parts = np.concatenate(self.parts), []
         self.writer.append(values)
-        self.stats.append(row_statistics(values))
+        if not self.bare:
+            self.stats.append(row_statistics(values))
 
-    def finish(self) -> np.ndarray | ArrayRows | None:
+    def finish(self) -> np.ndarray | ArrayRows | RowFile | None:
         if self.writer is None:
             return np.concatenate(self.parts) if self.parts else None
         store = self.writer.close()
+        if self.bare:
+            return store
         sums, squares, counts = (
             np.concatenate(s) for s in zip(*self.stats, strict=True)
         )

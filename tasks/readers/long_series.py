@@ -41,7 +41,7 @@ def read_long_series(
         DataError: as `long_table_to_sequences`.
     """
     ids, labels, step_values, dtypes = _Codes(), _Codes(), [], {}
-    steps, columns = ExampleSink(cache_bytes), []
+    steps, columns = ExampleSink(cache_bytes, bare=True), []
     for batch in table_batches(path, rows):
         check_id_and_step(batch, sequence_id, step)
         columns = list(batch.columns)
@@ -54,7 +54,7 @@ def read_long_series(
             labels.add(batch[label])
         features = [c for c in columns if c not in (sequence_id, step, label)]
         values = numeric_values(batch[features]).astype("float32")
-        steps.add(values, np.empty(len(values), dtype=object))
+        steps.add(values)
     if not step_values or not sum(map(len, step_values)):
         raise DataError(
             f"The long-format sequence table {path} has no rows (columns "
@@ -76,9 +76,7 @@ def read_long_series(
     keys = {sequence_id: ids.ranks(), step: join_parts(step_values)}
     if label in columns:
         keys[label] = labels.codes()
-    values = steps.finish()
-    if isinstance(values, ArrayRows):
-        values = values.store  # read by position while the series are assembled
+    values = steps.finish()  # an array, or a row file read by position
     x, y = assemble_series(
         pd.DataFrame(keys),
         values,
