@@ -171,6 +171,8 @@ def retried(prefect_harness, tmp_path_factory):
     return tmp_path, result, events, family
 
 
+# A flow run retried by Prefect (~30 s with its fixture): `make test-slow`.
+@pytest.mark.slow
 def test_prefect_retrying_the_flow_run_resumes_the_same_run(retried):
     _, result, events, family = retried
     assert family.failed
@@ -185,6 +187,7 @@ def test_prefect_retrying_the_flow_run_resumes_the_same_run(retried):
     assert result.publish.version == "v0001"
 
 
+@pytest.mark.slow  # shares the retried run above: `make test-slow`
 @pytest.mark.parametrize(
     ("resume", "change", "message"),
     [

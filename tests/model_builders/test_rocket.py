@@ -191,9 +191,12 @@ def test_features_too_large_to_hold_train_the_whole_model(monkeypatch):
     assert frozen_stem._feature_dataset(stem, data, shuffle_seed=None) is not None
     monkeypatch.setattr(frozen_stem, "FEATURE_BYTES", 100)  # less than one batch
     assert frozen_stem._feature_dataset(stem, data, shuffle_seed=None) is None
-    history = frozen_stem.fit(model, data, validation_data=data, epochs=40, verbose=0)
-    assert "val_loss" in history.history
-    probabilities = model.predict(x, verbose=0)
-    assert (probabilities.argmax(1) == y.argmax(1)).all()
+    head = [w.copy() for w in stem.head.get_weights()]
+    history = frozen_stem.fit(model, data, validation_data=data, epochs=2, verbose=0)
+    assert len(history.history["val_loss"]) == 2
+    assert any(  # the head trained ...
+        not np.array_equal(before, after)
+        for before, after in zip(head, stem.head.get_weights(), strict=True)
+    )
     for kept, weight in zip(fixed, stem.prefix[-1].get_weights(), strict=True):
-        np.testing.assert_array_equal(kept, weight)  # the stem stayed frozen
+        np.testing.assert_array_equal(kept, weight)  # ... and the stem stayed frozen

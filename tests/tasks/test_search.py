@@ -251,6 +251,7 @@ def test_val_loss_objective_is_minimised(prepared, tmp_path):
     assert isinstance(result.model, keras.Model)
 
 
+@pytest.mark.slow  # ~14 s: `make test-slow`, which CI runs
 def test_device_settings_reach_the_compiled_models(prepared, tmp_path):
     result = _search(
         prepared, tmp_path, max_trials=1, epochs=2, steps_per_execution=4, xla="on"

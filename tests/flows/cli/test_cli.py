@@ -45,6 +45,7 @@ def test_missing_data_file_exits_2(prefect_harness, tmp_path):
     assert "gone.csv' does not exist" in result.stderr
 
 
+@pytest.mark.slow  # a fresh console-script process (~10 s): `make test-slow`
 def test_installed_console_script_reports_errors(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("name: d\nbogus: 1\n")
