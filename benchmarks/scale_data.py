@@ -127,24 +127,35 @@ def write_config(folder: Path, size: int, work: Path) -> tuple[str, Path]:
         "name": name,
         "data": {"source": str(folder), "kind": "image", "image_size": [size, size]},
         "augment": {"enabled": False},
-        "search": {
-            "families": ["cnn"],
-            "tuner": "random",
-            "max_trials": 1,
-            "epochs": 1,
-            "patience": 1,
-            "batch_size": BATCH_SIZE,
-            "validation": "holdout",
-            "refit": "never",
-            "ensemble_size": 1,
-            "time_budget_minutes": 600.0,
-        },
+        "search": one_training_search("cnn", BATCH_SIZE),
         "output_dir": str(work / "output"),
     }
+    return name, write_yaml(raw, work)
+
+
+def one_training_search(family: str, batch_size: int) -> dict:
+    """The `search` section of a run that trains exactly once: one trial of
+    `family`, one epoch, holdout, no refit or ensemble."""
+    return {
+        "families": [family],
+        "tuner": "random",
+        "max_trials": 1,
+        "epochs": 1,
+        "patience": 1,
+        "batch_size": batch_size,
+        "validation": "holdout",
+        "refit": "never",
+        "ensemble_size": 1,
+        "time_budget_minutes": 600.0,
+    }
+
+
+def write_yaml(raw: dict, work: Path) -> Path:
+    """`raw` as `<work>/config.yaml` (the folder made when missing)."""
     work.mkdir(parents=True, exist_ok=True)
     path = work / "config.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
-    return name, path
+    return path
 
 
 @dataclass(frozen=True)

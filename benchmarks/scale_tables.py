@@ -39,7 +39,6 @@ import harness
 import numpy as np
 import pandas as pd
 import scale_data
-import yaml
 from scale import _commit, _process
 
 SECTION = "Scale: tables read in batches (issue 18)"
@@ -201,24 +200,10 @@ def write_config(table: Path, kind: str, work: Path, cache_mb: int) -> Path:
         "name": f"scale_tables_{table.stem.replace('-', '_')}",
         "data": data,
         "augment": {"enabled": False},
-        "search": {
-            "families": [FAMILIES[kind]],
-            "tuner": "random",
-            "max_trials": 1,
-            "epochs": 1,
-            "patience": 1,
-            "batch_size": BATCH_SIZE,
-            "validation": "holdout",
-            "refit": "never",
-            "ensemble_size": 1,
-            "time_budget_minutes": 600.0,
-        },
+        "search": scale_data.one_training_search(FAMILIES[kind], BATCH_SIZE),
         "output_dir": str(work / "output"),
     }
-    work.mkdir(parents=True, exist_ok=True)
-    path = work / "config.yaml"
-    path.write_text(yaml.safe_dump(raw, sort_keys=False))
-    return path
+    return scale_data.write_yaml(raw, work)
 
 
 def measure_case(

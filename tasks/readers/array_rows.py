@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from tasks.readers.row_file import RowFile, RowWriter
-from tasks.readers.stored import StoredExamples
+from tasks.readers.stored import StoredExamples, key_dataset
 
 _FIELDS = ("rows", "digest_values", "sums", "squares", "counts")
 
@@ -103,12 +103,7 @@ class ArrayRows(StoredExamples):
         reshuffled every epoch: the order an array shuffled with this seed
         takes.
         """
-        parts = (self.rows,) if labels is None else (self.rows, labels)
-        dataset = tf.data.Dataset.from_tensor_slices(parts)
-        if shuffle_seed is not None:
-            dataset = dataset.shuffle(
-                len(self), seed=shuffle_seed, reshuffle_each_iteration=True
-            )
+        dataset = key_dataset(self.rows, labels, shuffle_seed)
         return dataset.batch(batch_size).map(
             self._gather, num_parallel_calls=tf.data.AUTOTUNE
         )

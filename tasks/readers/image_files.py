@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import tensorflow as tf
 
-from tasks.readers.stored import StoredExamples
+from tasks.readers.stored import StoredExamples, key_dataset
 
 
 def decode_image(
@@ -171,12 +171,7 @@ class ImageFiles(StoredExamples):
         takes. Decoding runs in a parallel, order-keeping map.
         """
         keys = self.rows if self.store is not None else self.paths
-        parts = (keys,) if labels is None else (keys, labels)
-        dataset = tf.data.Dataset.from_tensor_slices(parts)
-        if shuffle_seed is not None:
-            dataset = dataset.shuffle(
-                len(self), seed=shuffle_seed, reshuffle_each_iteration=True
-            )
+        dataset = key_dataset(keys, labels, shuffle_seed)
         if self.store is not None:
             return dataset.batch(batch_size).map(
                 self._gather, num_parallel_calls=tf.data.AUTOTUNE

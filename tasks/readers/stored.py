@@ -57,3 +57,21 @@ class StoredExamples:
         if not parts:
             return np.zeros((0, *self.shape[1:]), dtype="float32")
         return np.concatenate(parts)
+
+
+def key_dataset(
+    keys: np.ndarray, labels: np.ndarray | None, shuffle_seed: int | None
+) -> tf.data.Dataset:
+    """(key, label) or key elements, shuffled with a full buffer when seeded.
+
+    Keys are paths or row positions, never pixels, so the shuffle is cheap;
+    reshuffled every epoch, it takes the order an array of the examples
+    shuffled with the same seed takes.
+    """
+    parts = (keys,) if labels is None else (keys, labels)
+    dataset = tf.data.Dataset.from_tensor_slices(parts)
+    if shuffle_seed is not None:
+        dataset = dataset.shuffle(
+            len(keys), seed=shuffle_seed, reshuffle_each_iteration=True
+        )
+    return dataset

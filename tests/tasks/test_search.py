@@ -71,7 +71,6 @@ def test_search_returns_the_best_model_with_raw_input_preprocessing(prepared, tm
     assert kept == [f"trial_{best_trial}"]
 
 
-@pytest.mark.slow  # ~17 s: `make test-slow`, which CI runs
 def test_finished_trials_release_their_training_graphs(prepared, tmp_path):
     # Every traced train step used to stay alive through TensorFlow's global
     # gradient registry (about 16 MB a trial on digits); now none outlives
