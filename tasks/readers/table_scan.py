@@ -1,14 +1,16 @@
 """One pass over a table too large to read whole: profile, labels, examples.
 
-A table whose file is larger than the memory budget (`data.cache_megabytes`)
+A table whose file is larger than 64 MB, or than the memory budget
+(`data.cache_megabytes`) when that is smaller (`tasks.load.STREAM_BYTES`),
 is read a batch of rows at a time (`tables.table_batches`) and never held
 whole. The pass keeps per row only what later stages need: the contract's
 profile row (the same columns and digests a whole read gives), the label,
 each row's largest |value| and its column (pixel tables, for the magnitude
 check), a mergeable summary of every column (for `automl contract init`)
 and, when training follows, the example in its training form: the text, or
-the float32 pixels. The contract's checks of the table's own columns run
-over the batches again (`ScannedTable.batches`), a batch at a time.
+the float32 pixels (in a row file beyond the budget: `array_rows`). The
+contract's checks of the table's own columns run over the batches again
+(`ScannedTable.batches`), a batch at a time.
 
 A long-format sequence table streams the same way into NaN-padded series
 (`tasks.readers.long_series`).
