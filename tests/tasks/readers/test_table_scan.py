@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from tasks.readers.long_series import read_long_series
 
 from data_contracts import ContractViolation, default_contract
 from data_contracts.contract import ColumnSpec
@@ -14,6 +13,7 @@ from tasks.errors import DataError
 from tasks.load import RawData, load_dataset, to_examples
 from tasks.preprocess import fit_preprocessing
 from tasks.readers.array_rows import ArrayRows
+from tasks.readers.long_series import read_long_series
 from tasks.readers.sequences import long_table_to_sequences
 from tasks.readers.table_scan import scan_table
 from tasks.readers.tables import read_table, table_batches
