@@ -11,6 +11,7 @@ import functools
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -141,6 +142,30 @@ def _status_kb(field: str) -> int:
     raise RuntimeError(f"/proc/self/status has no {field} line")
 
 
+def gpus() -> str:
+    """The NVIDIA GPUs `nvidia-smi` lists ("1 x NVIDIA H100 ..."), or "no GPU".
+
+    Asked of the driver, not of TensorFlow, so the benchmark's own process
+    stays free of TensorFlow (its children are what it measures).
+    """
+    if shutil.which("nvidia-smi") is None:
+        return "no GPU"
+    try:
+        listed = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout.split("\n")
+    except (OSError, subprocess.SubprocessError):
+        return "no GPU (nvidia-smi failed)"
+    names = [name.strip() for name in listed if name.strip()]
+    if not names:
+        return "no GPU"
+    return ", ".join(f"{names.count(n)} x {n}" for n in dict.fromkeys(names))
+
+
 def machine() -> str:
     """CPU model, cores, RAM, and the versions that matter, in one line."""
     cpu = "unknown CPU"
@@ -162,7 +187,7 @@ def machine() -> str:
         )
     )
     return (
-        f"{cpu}, {os.cpu_count()} cores, {mem_kb / 1024**2:.0f} GB RAM, no GPU, "
+        f"{cpu}, {os.cpu_count()} cores, {mem_kb / 1024**2:.0f} GB RAM, {gpus()}, "
         f"Linux {platform.release()}, Python {platform.python_version()}, {versions}"
     )
 
