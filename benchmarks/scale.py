@@ -3,14 +3,15 @@
 Generated folders of 64x64 RGB JPEGs (2k, 20k and 100k) and one of 224x224
 (10k), 10 classes, each through `automl validate` and a one-trial, one-epoch
 `automl run` (one `cnn` trial, holdout validation, no refit, no ensemble, no
-augmentation), in fresh processes whose wall time and peak resident memory
-are measured from outside. Beside each, in the same run and a fresh process,
+augmentation), then `automl predict` of the published model over the whole
+folder, in fresh processes whose wall time and peak resident memory are
+measured from outside. Beside each, in the same run and a fresh process,
 the bare Keras pipeline: `keras.utils.image_dataset_from_directory` over the
 same folder, as many training images as the run's train split, and one
 epoch of `fit` of the same model (the published `model.keras`, cloned to
 fresh weights); and its decode rate, one pass over its training dataset.
 
-    .venv/bin/python benchmarks/scale.py            # ~1-2 h on 2 cores
+    .venv/bin/python benchmarks/scale.py            # ~20 min on 2 cores
     .venv/bin/python benchmarks/scale.py --quick --no-write   # ~3 min
     .venv/bin/python benchmarks/scale.py --sizes 2000,20000 --large 0
 
@@ -71,6 +72,16 @@ def measure_case(root: Path, count: int, size: int, work: Path, timeout: float):
     data = json.loads((version / "data.json").read_text())
     search = json.loads((version / "search.json").read_text())
     trial_s = float(pd.read_csv(version / "leaderboard.csv")["seconds"].iloc[0])
+    # The published model over the whole folder: predict streams it too.
+    predictions = config.with_name("predictions.csv")
+    predict = child(
+        "predict",
+        [automl, "predict", f"{name}:{version.name}", str(folder)]
+        + ["--out", str(predictions), "--output-dir", str(version.parents[2])],
+    )
+    predicted = sum(1 for _ in predictions.open()) - 1  # less the header
+    if predicted != count:
+        raise RuntimeError(f"predict wrote {predicted} rows; expected {count}")
     bare_args = {
         "folder": str(folder),
         "size": size,
@@ -89,6 +100,7 @@ def measure_case(root: Path, count: int, size: int, work: Path, timeout: float):
         "num_validation": data["num_validation"],
         "validate": _process(validate),
         "run": _process(run),
+        "predict": _process(predict),
         "stages_s": stage_seconds(run.log),
         "trial_s": trial_s,
         "search_s": search.get("seconds"),
@@ -153,7 +165,7 @@ def targets(rows: list[dict]) -> list[dict]:
     )
     first, last = series[0], series[-1]
     found = []
-    for stage in ("run", "validate"):
+    for stage in ("run", "validate", "predict"):
         low, high = first[stage]["peak_main_mb"], last[stage]["peak_main_mb"]
         found.append(
             {
@@ -205,7 +217,8 @@ def render(f: dict) -> str:
     lines = [
         "`benchmarks/scale.py`: generated 10-class RGB JPEG folders, each through "
         "`automl validate` and `automl run` (one `cnn` trial, one epoch, holdout, "
-        f"no refit, ensemble or augmentation, batch {f['batch_size']}), and "
+        f"no refit, ensemble or augmentation, batch {f['batch_size']}), then "
+        "`automl predict` of the published model over the whole folder, and "
         "beside it a bare `image_dataset_from_directory` + one-epoch `fit` of "
         "the published model cloned to fresh weights, on as many training "
         "images. Each is a fresh process; peak RSS is the process's kernel "
@@ -217,8 +230,9 @@ def render(f: dict) -> str:
         "",
         "| images | px | validate s | validate peak MB (tree) | run s "
         "| run peak MB (tree) | ours epoch s | bare fit s | ours / bare "
-        "| bare decode img/s | ours decode img/s | bare peak MB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| bare decode img/s | ours decode img/s | bare peak MB "
+        "| predict s | predict peak MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in f["rows"]:
         v, run, bare = r["validate"], r["run"], r["bare"]
@@ -229,7 +243,8 @@ def render(f: dict) -> str:
             f"| {run['wall_s']:.0f} | {run['peak_main_mb']:.0f} "
             f"({run['peak_tree_mb']:.0f}) | {r['trial_s']:.1f} "
             f"| {bare['fit_s']:.1f} | {r['ratio']:.2f} | {bare['decode_ips']:.0f} "
-            f"| {ours} | {bare['peak_main_mb']:.0f} |"
+            f"| {ours} | {bare['peak_main_mb']:.0f} "
+            f"| {r['predict']['wall_s']:.0f} | {r['predict']['peak_main_mb']:.0f} |"
         )
     lines += ["", "| target | measured | met |", "|---|---|---|"]
     for t in f["targets"]:
