@@ -111,12 +111,13 @@ def _write_images(folder: Path, size: int, seed: int, start: int, count: int):
         Image.fromarray(draw_image(label, size, rng)).save(path, quality=90)
 
 
-def write_config(folder: Path, size: int, work: Path) -> tuple[str, Path]:
-    """A config that trains exactly once: one `cnn` trial, one epoch, holdout.
+def write_config(
+    folder: Path, size: int, work: Path, epochs: int = 1
+) -> tuple[str, Path]:
+    """A config that trains exactly once: one `cnn` trial of `epochs`, holdout.
 
     No cross-validation, refit, ensemble or augmentation, so the trial's
-    seconds are one epoch (plus the model's build and the validation pass),
-    comparable with a bare `fit` of the same model.
+    epochs are comparable with a bare `fit` of the same model.
 
     Returns:
         The pipeline's name and the YAML's path (`<work>/config.yaml`).
@@ -127,21 +128,22 @@ def write_config(folder: Path, size: int, work: Path) -> tuple[str, Path]:
         "name": name,
         "data": {"source": str(folder), "kind": "image", "image_size": [size, size]},
         "augment": {"enabled": False},
-        "search": one_training_search("cnn", BATCH_SIZE),
+        "search": one_training_search("cnn", BATCH_SIZE, epochs),
         "output_dir": str(work / "output"),
     }
     return name, write_yaml(raw, work)
 
 
-def one_training_search(family: str, batch_size: int) -> dict:
+def one_training_search(family: str, batch_size: int, epochs: int = 1) -> dict:
     """The `search` section of a run that trains exactly once: one trial of
-    `family`, one epoch, holdout, no refit or ensemble."""
+    `family`, `epochs` epochs (never stopped early), holdout, no refit or
+    ensemble."""
     return {
         "families": [family],
         "tuner": "random",
         "max_trials": 1,
-        "epochs": 1,
-        "patience": 1,
+        "epochs": epochs,
+        "patience": epochs,
         "batch_size": batch_size,
         "validation": "holdout",
         "refit": "never",
@@ -252,12 +254,17 @@ def bare_fit(
     num_train: int,
     num_validation: int,
     seed: int = 0,
+    epochs: int = 1,
+    ours_events: str | None = None,
 ) -> dict:
-    """The bare Keras pipeline over `folder`: decode rate and one epoch's fit.
+    """The bare Keras pipeline over `folder`: decode rate and `epochs` of fit.
 
     The training subset holds `num_train` images, the validation pass sees
     `num_validation`, as in the run's split; the model is the run's, cloned
     to fresh weights and compiled with Adam and sparse cross-entropy.
+    `epoch_s` holds each epoch's seconds (its validation pass included).
+    With `ours_events` (the run's trial's TensorBoard train event files, a
+    glob), `ours_epoch_ends` holds the wall time each of its epochs ended.
     """
     import keras
 
@@ -285,16 +292,48 @@ def bare_fit(
         optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"]
     )
     build_s = time.monotonic() - started
+    ends: list[float] = []  # each epoch's end, validation included
+    timer = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: ends.append(time.monotonic())
+    )
     started = time.monotonic()
-    history = fresh.fit(train, validation_data=validation, epochs=1, verbose=0)
-    return {
+    history = fresh.fit(
+        train, validation_data=validation, epochs=epochs, verbose=0, callbacks=[timer]
+    )
+    figures = {
         "train_images": decoded,
         "decode_s": decode_s,
         "decode_ips": decoded / decode_s,
         "build_s": build_s,
         "fit_s": time.monotonic() - started,
+        "epoch_s": [b - a for a, b in zip([started, *ends], ends, strict=False)],
         "val_accuracy": history.history["val_accuracy"][-1],
     }
+    if ours_events:
+        figures["ours_epoch_ends"] = epoch_ends(ours_events)
+    return figures
+
+
+def epoch_ends(pattern: str) -> list[float]:
+    """The wall time of each epoch's `epoch_loss` summary in TensorBoard event
+    files matching `pattern`, in epoch order (written as the epoch ends)."""
+    import glob
+
+    import tensorflow as tf
+
+    ends = {}
+    for path in sorted(glob.glob(pattern)):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for value in event.summary.value:
+                if value.tag == "epoch_loss":
+                    ends[event.step] = event.wall_time
+    return [ends[step] for step in sorted(ends)]
+
+
+def later_epochs(ends: list[float]) -> list[float]:
+    """Seconds of each epoch after the first, from the times epochs ended (the
+    first epoch also traces the model; its start is not in the events)."""
+    return [b - a for a, b in zip(ends, ends[1:], strict=False)]
 
 
 if __name__ == "__main__":  # the bare-fit child: one JSON line of figures out
