@@ -9,6 +9,8 @@ minutes for 100,000 files on two cores. Each image's content depends only on
 
 from __future__ import annotations
 
+import glob
+import itertools
 import json
 import math
 import os
@@ -306,7 +308,7 @@ def bare_fit(
         "decode_ips": decoded / decode_s,
         "build_s": build_s,
         "fit_s": time.monotonic() - started,
-        "epoch_s": [b - a for a, b in zip([started, *ends], ends, strict=False)],
+        "epoch_s": gaps([started, *ends]),
         "val_accuracy": history.history["val_accuracy"][-1],
     }
     if ours_events:
@@ -317,23 +319,21 @@ def bare_fit(
 def epoch_ends(pattern: str) -> list[float]:
     """The wall time of each epoch's `epoch_loss` summary in TensorBoard event
     files matching `pattern`, in epoch order (written as the epoch ends)."""
-    import glob
-
-    import tensorflow as tf
+    from tensorboard.backend.event_processing.event_file_loader import (
+        EventFileLoader,
+    )
 
     ends = {}
     for path in sorted(glob.glob(pattern)):
-        for event in tf.compat.v1.train.summary_iterator(path):
-            for value in event.summary.value:
-                if value.tag == "epoch_loss":
-                    ends[event.step] = event.wall_time
+        for event in EventFileLoader(path).Load():
+            if any(value.tag == "epoch_loss" for value in event.summary.value):
+                ends[event.step] = event.wall_time
     return [ends[step] for step in sorted(ends)]
 
 
-def later_epochs(ends: list[float]) -> list[float]:
-    """Seconds of each epoch after the first, from the times epochs ended (the
-    first epoch also traces the model; its start is not in the events)."""
-    return [b - a for a, b in zip(ends, ends[1:], strict=False)]
+def gaps(times: list[float]) -> list[float]:
+    """Seconds between consecutive `times`."""
+    return [later - earlier for earlier, later in itertools.pairwise(times)]
 
 
 if __name__ == "__main__":  # the bare-fit child: one JSON line of figures out
